@@ -1,0 +1,59 @@
+package cpu
+
+import "testing"
+
+// TestChannelCopy concatenates two towers' halves into one tensor, hands the
+// halves back with Reverse, and adds a gradient with Add.
+func TestChannelCopy(t *testing.T) {
+	const n, hw = 2, 3
+	a := make([]float32, n*2*hw) // tower 0: 2 channels
+	b := make([]float32, n*3*hw) // tower 1: 3 channels
+	for i := range a {
+		a[i] = float32(i)
+	}
+	for i := range b {
+		b[i] = float32(100 + i)
+	}
+	cat := make([]float32, n*5*hw)
+	first := ChannelCopy{N: n, HW: hw, SrcC: 2, C0: 0, C1: 2, DstC: 5, D: 0}
+	second := ChannelCopy{N: n, HW: hw, SrcC: 3, C0: 0, C1: 3, DstC: 5, D: 2}
+	for _, c := range []ChannelCopy{first, second} {
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first.Copy(a, cat)
+	second.Copy(b, cat)
+	for i := 0; i < n; i++ {
+		for c := 0; c < 5; c++ {
+			for k := 0; k < hw; k++ {
+				var want float32
+				if c < 2 {
+					want = a[(i*2+c)*hw+k]
+				} else {
+					want = b[(i*3+c-2)*hw+k]
+				}
+				if got := cat[(i*5+c)*hw+k]; got != want {
+					t.Fatalf("image %d channel %d: %g, want %g", i, c, got, want)
+				}
+			}
+		}
+	}
+	back := make([]float32, len(b))
+	second.Reverse().Copy(cat, back)
+	for i := range b {
+		if back[i] != b[i] {
+			t.Fatalf("reverse copy differs at %d", i)
+		}
+	}
+	second.Reverse().Add(cat, back)
+	for i := range b {
+		if back[i] != 2*b[i] {
+			t.Fatalf("add differs at %d", i)
+		}
+	}
+	bad := ChannelCopy{N: n, HW: hw, SrcC: 3, C0: 1, C1: 3, DstC: 5, D: 4}
+	if bad.Validate() == nil {
+		t.Error("destination range past the tensor accepted")
+	}
+}

@@ -1,0 +1,98 @@
+package cpu
+
+import (
+	"fmt"
+	"testing"
+)
+
+// ceilPad returns the extra after-padding that turns the floor output size
+// into cuda-convnet's ceil size 1+⌈(in+pad−k)/s⌉, the way the compiler does.
+func ceilPad(in, k, s, pad int) int {
+	out := 1 + (in+pad-k+s-1)/s
+	return (out-1)*s + k - in - pad
+}
+
+func TestConvGradients(t *testing.T) {
+	cases := []Conv{
+		// Groups 1, stride 1, padding 1 on every side, 3×3 kernel.
+		{N: 2, C: 3, H: 7, W: 6, F: 4, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1},
+		// conv2-like: two groups (towers), 5×5, padding 2, ReLU.
+		{N: 2, C: 4, H: 6, W: 6, F: 4, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 2, Act: ReLU},
+		// conv1-like: stride 4 with ceil rounding (20 → 5 rather than 4), tanh.
+		{N: 2, C: 3, H: 20, W: 20, F: 3, KH: 7, KW: 7, Stride: 4, PadB: ceilPad(20, 7, 4, 0), PadR: ceilPad(20, 7, 4, 0), Groups: 1, Act: Tanh},
+		// Stride 4 without padding, two groups, sigmoid.
+		{N: 1, C: 4, H: 13, W: 13, F: 6, KH: 5, KW: 5, Stride: 4, Groups: 2, Act: Sigmoid},
+		// Asymmetric padding on all sides, rectangular kernel, stride 2.
+		{N: 2, C: 4, H: 7, W: 8, F: 4, KH: 3, KW: 2, Stride: 2, PadT: 1, PadL: 0, PadB: 2, PadR: 1, Groups: 2, Act: ReLU},
+	}
+	for i, p := range cases {
+		p.OH = OutSize(p.H, p.KH, p.Stride, p.PadT, p.PadB)
+		p.OW = OutSize(p.W, p.KW, p.Stride, p.PadL, p.PadR)
+		t.Run(fmt.Sprintf("case%d_g%d_s%d_%v", i, p.Groups, p.Stride, p.Act), func(t *testing.T) {
+			if err := p.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			checkConv(t, p, uint64(i))
+		})
+	}
+}
+
+func checkConv(t *testing.T, p Conv, seed uint64) {
+	rng := NewRNG(seed, 1)
+	x := randn(rng, p.InSize(), 1)
+	w := randn(rng, p.WeightSize(), 0.3)
+	b := randn(rng, p.BiasSize(), 0.3)
+	dy := randn(rng, p.OutSize(), 1)
+	y := make([]float32, p.OutSize())
+	scratch := make([]float32, max(p.ForwardScratch(), p.BackwardScratch()))
+	p.Forward(x, w, b, y, scratch)
+
+	x64, w64, b64, dy64 := to64(x), to64(w), to64(b), to64(dy)
+	f := func() []float64 { return refConv(p, x64, w64, b64) }
+	expectClose(t, "forward y", y, f(), fwdTol)
+
+	// Fill the gradients with garbage first: Backward must overwrite them.
+	dx := randn(rng, p.InSize(), 1)
+	dw := randn(rng, p.WeightSize(), 1)
+	db := randn(rng, p.BiasSize(), 1)
+	p.Backward(x, w, y, dy, dx, dw, db, scratch)
+	expectClose(t, "dx", dx, numGrad(f, x64, dy64), bwdTol)
+	expectClose(t, "dw", dw, numGrad(f, w64, dy64), bwdTol)
+	expectClose(t, "db", db, numGrad(f, b64, dy64), bwdTol)
+
+	// A nil dx (first layer) and nil db must still give the same dw.
+	dw2 := make([]float32, p.WeightSize())
+	p.Backward(x, w, y, dy, nil, dw2, nil, scratch)
+	for i := range dw {
+		if dw[i] != dw2[i] {
+			t.Fatalf("dw with nil dx differs at %d: %g vs %g", i, dw2[i], dw[i])
+		}
+	}
+}
+
+// TestConvNoBias checks that a nil bias means a zero bias.
+func TestConvNoBias(t *testing.T) {
+	p := Conv{N: 1, C: 2, H: 5, W: 5, F: 3, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 5, OW: 5}
+	rng := NewRNG(9, 9)
+	x, w := randn(rng, p.InSize(), 1), randn(rng, p.WeightSize(), 1)
+	y := make([]float32, p.OutSize())
+	p.Forward(x, w, nil, y, make([]float32, p.ForwardScratch()))
+	expectClose(t, "y", y, refConv(p, to64(x), to64(w), nil), fwdTol)
+}
+
+func TestConvValidate(t *testing.T) {
+	good := Conv{N: 1, C: 4, H: 224, W: 224, F: 96, KH: 11, KW: 11, Stride: 4, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55}
+	if err := good.Validate(); err != nil {
+		t.Errorf("conv1 with ceil padding: %v", err)
+	}
+	bad := good
+	bad.OH = 54
+	if bad.Validate() == nil {
+		t.Error("wrong OH accepted")
+	}
+	bad = good
+	bad.Groups = 3
+	if bad.Validate() == nil {
+		t.Error("groups that do not divide C accepted")
+	}
+}
