@@ -1,0 +1,123 @@
+// Command alexnetc compiles AlexNet-family network specs.
+//
+//	alexnetc check SPEC [--variant NAME] [--json]
+//
+// Errors in a spec print as file:line:col: message, all of them, and the
+// command exits with status 2.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/alexnetc/alexnetc/diag"
+)
+
+// A command is one verb of the CLI.
+type command struct {
+	name    string
+	args    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+var commands = []*command{
+	{"check", "SPEC [--variant NAME] [--json]", "check a spec and print its layer table and totals", runCheck},
+}
+
+// Exit statuses: 2 for bad input (a spec with errors, bad flags), 1 for
+// anything else that went wrong.
+const (
+	exitFailure = 1
+	exitBadSpec = 2
+)
+
+// usageError is a misuse of the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return exitBadSpec
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(args[1:], stdout, stderr)
+		var diags diag.List
+		var ue usageError
+		switch {
+		case err == nil:
+			return 0
+		case errors.As(err, &diags):
+			fmt.Fprintln(stderr, diags.Error())
+			return exitBadSpec
+		case errors.As(err, &ue):
+			fmt.Fprintf(stderr, "alexnetc %s: %s\nusage: alexnetc %s %s\n", c.name, ue.msg, c.name, c.args)
+			return exitBadSpec
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		default:
+			fmt.Fprintf(stderr, "alexnetc %s: %v\n", c.name, err)
+			return exitFailure
+		}
+	}
+	fmt.Fprintf(stderr, "alexnetc: unknown command %q%s\n", args[0], diag.Suggest(args[0], commandNames()))
+	usage(stderr)
+	return exitBadSpec
+}
+
+func commandNames() []string {
+	var names []string
+	for _, c := range commands {
+		names = append(names, c.name)
+	}
+	return names
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: alexnetc COMMAND [arguments]")
+	fmt.Fprintln(w)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n           %s\n", c.name, c.args, c.summary)
+	}
+}
+
+// parseFlags parses flags that may come before, between or after the
+// positional arguments (alexnetc check spec.toml --json) and returns the
+// positional ones.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, error) {
+	fs.SetOutput(stderr)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{strings.TrimSpace(err.Error())}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
