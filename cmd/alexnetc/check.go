@@ -174,8 +174,23 @@ type jsonLayer struct {
 	Neurons    int64      `json:"neurons"`
 	MACs       int64      `json:"macs"`
 	ActBytes   int64      `json:"activation_bytes"`
-	Padding    [4]int     `json:"padding,omitempty"`
+	Padding    *[4]int    `json:"padding,omitempty"` // top, left, bottom, right; bottom and right include ceil rounding's extra
 	Activation string     `json:"activation,omitempty"`
+	Kernel     int        `json:"kernel,omitempty"` // conv kernel side, or pooling window side
+	Stride     int        `json:"stride,omitempty"`
+	Groups     int        `json:"groups,omitempty"`
+	LRN        *jsonLRN   `json:"lrn,omitempty"`
+	Rate       float64    `json:"rate,omitempty"` // dropout
+	Weights    string     `json:"weights,omitempty"`
+	Bias       string     `json:"bias,omitempty"`
+}
+
+type jsonLRN struct {
+	Size      int     `json:"size"`
+	K         float64 `json:"k"`
+	Alpha     float64 `json:"alpha"`
+	Beta      float64 `json:"beta"`
+	AlphaMode string  `json:"alpha_mode"`
 }
 
 type jsonPart struct {
@@ -210,10 +225,22 @@ func report(n *check.Network) jsonNetwork {
 			Output: [3]int{l.Out.C, l.Out.H, l.Out.W}, CrossGPU: l.CrossGPU, Params: l.Params,
 			Neurons: l.Neurons, MACs: l.MACs, ActBytes: l.Out.Elems() * check.BytesPerValue}
 		if l.Op == spec.Conv || l.Op == spec.MaxPool || l.Op == spec.AvgPool {
-			jl.Padding = [4]int{l.PadTop, l.PadLeft, l.PadBottom, l.PadRight}
+			jl.Padding = &[4]int{l.PadTop, l.PadLeft, l.PadBottom, l.PadRight}
+		}
+		sl := l.Spec
+		switch l.Op {
+		case spec.Conv:
+			jl.Kernel, jl.Stride, jl.Groups = sl.Kernel, sl.Stride, sl.Groups
+		case spec.MaxPool, spec.AvgPool:
+			jl.Kernel, jl.Stride = sl.Size, sl.Stride
+		case spec.LRN:
+			jl.LRN = &jsonLRN{sl.Size, sl.K, sl.Alpha, sl.Beta, string(sl.AlphaMode)}
+		case spec.Dropout:
+			jl.Rate = sl.Rate
 		}
 		if l.Weighted() {
-			jl.Activation = string(l.Spec.Act)
+			jl.Activation = string(sl.Act)
+			jl.Weights, jl.Bias = sl.Weights.String(), sl.Bias.String()
 		}
 		for _, p := range l.Parts {
 			jp := jsonPart{GPU: p.GPU, Channels: [2]int{p.C0, p.C1}, Params: p.Params, MACs: p.MACs}
