@@ -416,8 +416,12 @@ func store(f *field, target any, v any, at diag.Pos, posOf func(int) diag.Pos, e
 		if n < 0 || (f.kind == kPosInt && n == 0) {
 			return fmt.Sprintf("must be %s, not %d", f.kind, n)
 		}
-		if n > math.MaxInt32 {
-			return fmt.Sprintf("is too large: %d", n)
+		limit := int64(math.MaxInt32)
+		if f.max > 0 {
+			limit = f.max
+		}
+		if n > limit {
+			return fmt.Sprintf("must be at most %d, not %d", limit, n)
 		}
 		dst.SetInt(n)
 	case kPosFloat, kNonNeg, kFraction:
@@ -500,6 +504,9 @@ func parseExpr(k kind, s string, posOf func(int) diag.Pos) (any, diag.List) {
 }
 
 func describe(f *field) string {
+	if f.kind == kEnum && len(f.enum) == 2 {
+		return quoteList(f.enum)
+	}
 	if f.kind == kEnum {
 		return "one of " + quoteList(f.enum)
 	}
@@ -522,7 +529,10 @@ func opList(ops []Op) string {
 	for i, op := range ops {
 		s[i] = string(op)
 	}
-	return strings.Join(s, " and ")
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
 func tomlType(v any) string {

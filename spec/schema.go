@@ -1,9 +1,5 @@
 package spec
 
-import (
-	"github.com/alexnetc/alexnetc/spec/expr"
-)
-
 // A field describes one key of a table: its type and constraints, which
 // layer kinds take it, its default, and what it means. The decoder, the
 // ablation patcher and the documentation test all read these tables, so a
@@ -16,6 +12,7 @@ type field struct {
 	need []Op     // layer keys: the kinds that must write it
 	req  bool     // section keys: the key must be written
 	def  any      // the default, as TOML would decode it; nil: none
+	max  int64    // integers: the largest value allowed; 0: none
 	doc  string
 	ref  func(table any) any // a pointer to the field in the decoded table
 }
@@ -51,6 +48,10 @@ func (k kind) String() string {
 		kPatches: "an array of patch strings",
 	}[k]
 }
+
+// MaxGPUs bounds [network] gpus: far beyond any machine a network of this
+// family is split over, and small enough that plans stay small.
+const MaxGPUs = 64
 
 // numeric reports whether *= and /= apply to the kind.
 func (k kind) numeric() bool {
@@ -142,7 +143,7 @@ var sections = []*section{
 			ref: func(t any) any { return &t.(*Network).Name }},
 		{key: "doc", kind: kString, doc: "A free-form description.",
 			ref: func(t any) any { return &t.(*Network).Doc }},
-		{key: "gpus", kind: kPosInt, def: int64(1), doc: "G, the number of GPUs the network is split over (the paper: 2).",
+		{key: "gpus", kind: kPosInt, def: int64(1), max: MaxGPUs, doc: "G, the number of GPUs the network is split over (the paper: 2).",
 			ref: func(t any) any { return &t.(*Network).GPUs }},
 		{key: "rounding", kind: kEnum, enum: []string{string(Floor), string(Ceil)}, def: string(Floor),
 			doc: "Output-size rounding of conv and pooling: `floor` is ⌊(S+2p−F)/s⌋+1 and must divide evenly; `ceil` is cuda-convnet's 1+⌈(S+2p−F)/s⌉ (224 → 55).",
@@ -257,4 +258,20 @@ func (f *field) needs(op Op) bool {
 	return false
 }
 
-var _ = expr.Own // the schema's kinds are parsed by package expr
+// Keys lists every key the decoder accepts as "table.key", for the test that
+// keeps docs/spec.md complete.
+func Keys() []string {
+	var keys []string
+	for _, s := range sections {
+		for _, f := range s.fields {
+			keys = append(keys, s.name+"."+f.key)
+		}
+	}
+	for _, f := range layerFields {
+		keys = append(keys, "layer."+f.key)
+	}
+	for _, f := range variantFields {
+		keys = append(keys, "variant."+f.key)
+	}
+	return keys
+}

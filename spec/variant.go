@@ -225,7 +225,7 @@ func setField(p *Patch, f *field, target any, st *expr.Set, at diag.Pos, diags *
 				if l, isLayer := target.(*Layer); isLayer {
 					name = l.Name + "."
 				}
-				diags.Add(at, "%s%s %s %s gives %v, not an integer", name, f.key, st.Op, st.Value.String(), x)
+				diags.Add(at, "%s%s %s %s gives %.4g, not an integer", name, f.key, st.Op, st.Value.String(), x)
 				return false
 			}
 			v = int64(x)

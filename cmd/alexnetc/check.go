@@ -19,10 +19,10 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
+	if len(pos) > 1 {
 		return usageError{"expected one spec file"}
 	}
-	n, all, err := loadNetworks(pos[0], *variant)
+	n, all, err := loadNetworks(first(pos), *variant)
 	if err != nil {
 		return err
 	}
@@ -40,6 +40,14 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "\nvariants (all check clean): %s\n", strings.Join(names, ", "))
 	}
 	return nil
+}
+
+// first returns the spec argument, or "" for the embedded default.
+func first(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
 }
 
 func printTable(w io.Writer, n *check.Network) {

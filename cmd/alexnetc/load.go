@@ -7,13 +7,22 @@ import (
 
 	"github.com/alexnetc/alexnetc/compiler/check"
 	"github.com/alexnetc/alexnetc/diag"
+	"github.com/alexnetc/alexnetc/examples"
 	"github.com/alexnetc/alexnetc/spec"
 )
 
-// readSpec reads and parses a spec file. A file that cannot be read is
-// reported like any other spec error, at file:1:1.
+// readSpec reads and parses a spec file; an empty path means the embedded
+// paper network. A file that cannot be read is reported like any other spec
+// error, at file:1:1.
 func readSpec(path string) (*spec.Spec, error) {
-	src, err := os.ReadFile(path)
+	var src []byte
+	var err error
+	if path == "" {
+		path = "examples/" + examples.Default
+		src, err = examples.FS.ReadFile(examples.Default)
+	} else {
+		src, err = os.ReadFile(path)
+	}
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {

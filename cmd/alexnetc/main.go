@@ -1,6 +1,6 @@
 // Command alexnetc compiles AlexNet-family network specs.
 //
-//	alexnetc check SPEC [--variant NAME] [--json]
+//	alexnetc check [SPEC] [--variant NAME] [--json]
 //
 // Errors in a spec print as file:line:col: message, all of them, and the
 // command exits with status 2.
@@ -26,7 +26,7 @@ type command struct {
 }
 
 var commands = []*command{
-	{"check", "SPEC [--variant NAME] [--json]", "check a spec and print its layer table and totals", runCheck},
+	{"check", "[SPEC] [--variant NAME] [--json]", "check a spec (default: the embedded paper network) and print its layer table and totals", runCheck},
 }
 
 // Exit statuses: 2 for bad input (a spec with errors, bad flags), 1 for

@@ -16,6 +16,7 @@ func (c *checker) layer(n *Network, sl *spec.Layer, in *Layer) *Layer {
 	if !c.place(n, l) {
 		return nil
 	}
+	c.unread(l)
 	switch sl.Op {
 	case spec.Conv:
 		if !c.window(n, l, sl.Kernel, sl.Stride, sl.Pad, "kernel") {
@@ -132,6 +133,27 @@ func (c *checker) place(n *Network, l *Layer) bool {
 		l.Parts = append(l.Parts, p)
 	}
 	return true
+}
+
+// unread reports a part of the input that no part of the layer reads: its
+// GPU would compute it for nothing, and its weights would never learn.
+func (c *checker) unread(l *Layer) {
+	if l.In.Replicated {
+		return
+	}
+	read := map[int]bool{}
+	for _, p := range l.Parts {
+		for _, r := range p.Reads {
+			read[r.GPU] = true
+		}
+	}
+	for _, ip := range l.In.Parts {
+		if !read[ip.GPU] {
+			c.errorf(l.Spec.Of("input"), "no part of %q reads the part of %s on GPU %d, so it would be computed for nothing; read %s[all]",
+				l.Name, l.In.Name, ip.GPU, l.In.Name)
+			return
+		}
+	}
 }
 
 // split divides a layer's filters or units evenly over its parts.
