@@ -27,6 +27,8 @@ type command struct {
 
 var commands = []*command{
 	{"check", "[SPEC] [--variant NAME] [--json]", "check a spec (default: the embedded paper network) and print its layer table and totals", runCheck},
+	{"plan", "[SPEC] [--variant NAME] [--batch N] [--json]", "print the memory plan and the CUDA launch plan", runPlan},
+	{"compile", "[SPEC] -o DIR [-pkg NAME] [--variant NAME] [--batch N]", "write a Go package and plan.json for the network", runCompile},
 }
 
 // Exit statuses: 2 for bad input (a spec with errors, bad flags), 1 for

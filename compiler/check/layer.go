@@ -67,6 +67,10 @@ func (c *checker) layer(n *Network, sl *spec.Layer, in *Layer) *Layer {
 	for _, p := range l.Parts {
 		if !l.Weighted() {
 			p.InC = sumReads(p.Reads)
+			if p.C1 == 0 {
+				// Gathered onto one GPU: the part holds every channel.
+				p.C0, p.C1 = 0, l.Out.C
+			}
 		}
 		if len(p.Cross()) > 0 {
 			l.CrossGPU = true

@@ -162,9 +162,6 @@ func (lw *lowerer) forward(train bool) []*Step {
 // is exactly what it reads on its own device, else a new buffer into which
 // the slices it reads are copied side by side, across devices where needed.
 func (lw *lowerer) gather(l *check.Layer, p *check.Part) *Buffer {
-	if x, ok := lw.x[p]; ok {
-		return x
-	}
 	in, d := l.In, lw.dev(p.GPU)
 	if len(p.Reads) == 1 {
 		r := p.Reads[0]

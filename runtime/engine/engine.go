@@ -1,0 +1,139 @@
+// Package engine runs a plan on the CPU: one arena per device as the memory
+// plan lays it out, the steps in order, copies between devices as copies.
+// It is what `alexnetc train` runs when it has no generated package; the
+// generated Go code makes the same calls with the sizes written out.
+package engine
+
+import (
+	"fmt"
+
+	"github.com/alexnetc/alexnetc/compiler/lower"
+	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/runtime/cpu"
+)
+
+// Engine holds a plan's memory and runs its programs.
+type Engine struct {
+	Plan   *plan.Plan
+	Arenas []*cpu.Arena
+	RNGs   []*cpu.RNG // one per device, for dropout
+	LR     float32    // the learning rate of the next training step
+	Loss   float64    // the loss of the last training step
+}
+
+// New allocates the arenas of a plan. Every buffer starts at zero.
+func New(p *plan.Plan, seed uint64) *Engine {
+	e := &Engine{Plan: p}
+	for d, dm := range p.Memory.Devices {
+		e.Arenas = append(e.Arenas, cpu.NewArena(dm.Arena))
+		e.RNGs = append(e.RNGs, cpu.NewRNG(seed, uint64(d)+1))
+	}
+	return e
+}
+
+// F32 returns a float32 buffer by name as the program lays it out.
+// Persistent buffers are the same in both programs.
+func (e *Engine) F32(prog plan.Program, name string) []float32 {
+	b := e.buffer(name)
+	return e.Arenas[b.Device].F32(e.offset(prog, b), b.Elems())
+}
+
+// I32 returns an int32 buffer by name.
+func (e *Engine) I32(prog plan.Program, name string) []int32 {
+	b := e.buffer(name)
+	return e.Arenas[b.Device].I32(e.offset(prog, b), b.Elems())
+}
+
+func (e *Engine) buffer(name string) *lower.Buffer {
+	b := e.Plan.Graph.Buffer(name)
+	if b == nil {
+		panic(fmt.Sprintf("engine: no buffer %q", name))
+	}
+	return b
+}
+
+func (e *Engine) offset(prog plan.Program, b *lower.Buffer) int64 {
+	off := e.Plan.Offset(prog, b)
+	if off < 0 {
+		panic(fmt.Sprintf("engine: program %s does not use buffer %s", prog, b.Name))
+	}
+	return off
+}
+
+// Run runs a program once. The programs share the memory behind the
+// persistent buffers, so the images and labels must be written before each
+// run, and the outputs read before the other program runs.
+func (e *Engine) Run(prog plan.Program) {
+	for _, s := range prog.Steps(e.Plan.Graph) {
+		e.step(prog, s)
+	}
+}
+
+func (e *Engine) step(prog plan.Program, s *lower.Step) {
+	f := func(name string) []float32 {
+		b := s.Arg(name)
+		if b == nil {
+			return nil
+		}
+		return e.Arenas[b.Device].F32(e.Plan.Offset(prog, b), b.Elems())
+	}
+	i32 := func(name string) []int32 {
+		b := s.Arg(name)
+		return e.Arenas[b.Device].I32(e.Plan.Offset(prog, b), b.Elems())
+	}
+	u8 := func(name string) []uint8 {
+		b := s.Arg(name)
+		return e.Arenas[b.Device].U8(e.Plan.Offset(prog, b), b.Elems())
+	}
+	switch s.Kernel {
+	case lower.ConvForward:
+		s.Params.(cpu.Conv).Forward(f("x"), f("w"), f("b"), f("y"), f("scratch"))
+	case lower.ConvBackward:
+		s.Params.(cpu.Conv).Backward(f("x"), f("w"), f("y"), f("dy"), f("dx"), f("dw"), f("db"), f("scratch"))
+	case lower.FCForward:
+		s.Params.(cpu.FC).Forward(f("x"), f("w"), f("b"), f("y"))
+	case lower.FCBackward:
+		s.Params.(cpu.FC).Backward(f("x"), f("w"), f("y"), f("dy"), f("dx"), f("dw"), f("db"), f("scratch"))
+	case lower.LRNForward:
+		s.Params.(cpu.LRN).Forward(f("x"), f("y"), f("scale"))
+	case lower.LRNBackward:
+		s.Params.(cpu.LRN).Backward(f("x"), f("y"), f("scale"), f("dy"), f("dx"), f("scratch"))
+	case lower.MaxPoolForward:
+		s.Params.(cpu.MaxPool).Forward(f("x"), f("y"), i32("argmax"))
+	case lower.MaxPoolBackward:
+		s.Params.(cpu.MaxPool).Backward(i32("argmax"), f("dy"), f("dx"))
+	case lower.AvgPoolForward:
+		s.Params.(cpu.AvgPool).Forward(f("x"), f("y"))
+	case lower.AvgPoolBackward:
+		s.Params.(cpu.AvgPool).Backward(f("dy"), f("dx"))
+	case lower.DropoutTrain:
+		s.Params.(cpu.Dropout).Train(e.RNGs[s.Device], f("x"), f("y"), u8("mask"))
+	case lower.DropoutTest:
+		s.Params.(cpu.Dropout).Test(f("x"), f("y"))
+	case lower.DropoutBackward:
+		s.Params.(cpu.Dropout).Backward(u8("mask"), f("dy"), f("dx"))
+	case lower.Softmax:
+		s.Params.(cpu.SoftmaxLoss).Softmax(f("logits"), f("prob"))
+	case lower.SoftmaxLoss:
+		e.Loss = s.Params.(cpu.SoftmaxLoss).Loss(f("logits"), i32("labels"), f("prob"))
+		f("loss")[0] = float32(e.Loss)
+	case lower.SoftmaxBackward:
+		s.Params.(cpu.SoftmaxLoss).Backward(f("prob"), i32("labels"), f("dlogits"))
+	case lower.Copy:
+		s.Params.(cpu.ChannelCopy).Copy(f("src"), f("dst"))
+	case lower.Add:
+		s.Params.(cpu.ChannelCopy).Add(f("src"), f("dst"))
+	case lower.SGDUpdate:
+		sgd := s.Params.(cpu.SGD)
+		sgd.LR = e.LR
+		sgd.Step(f("w"), f("g"), f("v"))
+	default:
+		panic(fmt.Sprintf("engine: no CPU kernel for %s", s.Kernel))
+	}
+}
+
+// Uses reports whether the program uses the named buffer.
+func (e *Engine) Uses(prog plan.Program, name string) bool {
+	b := e.Plan.Graph.Buffer(name)
+	return b != nil && e.Plan.Offset(prog, b) >= 0
+}
