@@ -58,7 +58,7 @@ type DeviceMemory struct {
 func alignUp(n int64) int64 { return (n + cpu.Align - 1) / cpu.Align * cpu.Align }
 
 // layout builds the memory plan of a graph.
-func layout(g *lower.Graph) Memory {
+func layout(g *lower.Graph, opt Options) Memory {
 	m := Memory{Devices: make([]DeviceMemory, g.Devices)}
 	for _, p := range Programs {
 		m.Offset[p] = make([]int64, len(g.Buffers))
@@ -79,6 +79,11 @@ func layout(g *lower.Graph) Memory {
 	}
 	for _, p := range Programs {
 		live := lifetimes(g, p.Steps(g))
+		if opt.KeepAll {
+			for b := range live {
+				live[b] = span{0, len(p.Steps(g))}
+			}
+		}
 		for d := range m.Devices {
 			dm := &m.Devices[d]
 			var bufs []*lower.Buffer

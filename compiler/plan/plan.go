@@ -10,9 +10,20 @@ type Plan struct {
 	Memory Memory
 }
 
+// Options change how a graph is planned.
+type Options struct {
+	// KeepAll keeps every buffer alive through its whole program, so that
+	// every layer's output can be read after a run: for debugging and for
+	// the tests that compare each layer with PyTorch. It costs memory.
+	KeepAll bool
+}
+
 // Build plans a lowered graph.
-func Build(g *lower.Graph) *Plan {
-	return &Plan{Graph: g, Memory: layout(g)}
+func Build(g *lower.Graph) *Plan { return BuildWith(g, Options{}) }
+
+// BuildWith plans a lowered graph with options.
+func BuildWith(g *lower.Graph, opt Options) *Plan {
+	return &Plan{Graph: g, Memory: layout(g, opt)}
 }
 
 // Offset returns the byte offset of a buffer in its device's arena for the
