@@ -55,9 +55,9 @@ type lowerer struct {
 	single bool
 	steps  []*Step
 
-	data        []*Buffer                // the image on each device
-	out         map[*check.Part]*Buffer  // each part's output
-	x           map[*check.Part]*Buffer  // the buffer each part reads (its input part, or a gather)
+	data        []*Buffer               // the image on each device
+	out         map[*check.Part]*Buffer // each part's output
+	x           map[*check.Part]*Buffer // the buffer each part reads (its input part, or a gather)
 	labels      *Buffer
 	scratch     []*Buffer
 	scratchNeed []int64

@@ -182,4 +182,3 @@ func gatherParts(e *engine.Engine, g *lower.Graph, l *check.Layer) []float32 {
 	}
 	return out
 }
-
