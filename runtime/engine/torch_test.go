@@ -20,6 +20,9 @@ import (
 // so this measures alexnetc's float32 rounding alone.
 const torchTolerance = 2e-5
 
+// fullSizeTolerance is the same measure for the paper's full-size network.
+const fullSizeTolerance = 1e-2
+
 // TestMatchesPyTorch runs each network on the weights, images and labels of a
 // reference file written by scripts/torch_reference.py (testdata/torch/
 // generate.sh), and compares every layer's output, the loss and every
@@ -39,11 +42,11 @@ func TestMatchesPyTorch(t *testing.T) {
 	} {
 		t.Run(tc.ref, func(t *testing.T) {
 			path, n := "../../testdata/torch/"+tc.ref+".safetensors", network(t, "../../"+tc.spec, tc.variant)
-			worst := compareWithTorch(t, path, n, tc.train, true)
+			worst := compareWithTorch(t, path, n, tc.train, true, torchTolerance)
 			t.Logf("largest relative difference: %.2e (%s)", worst.err, worst.what)
 			// The same under the memory plan that reuses buffers: the
 			// probabilities, loss and gradients must not change.
-			compareWithTorch(t, path, n, tc.train, false)
+			compareWithTorch(t, path, n, tc.train, false, torchTolerance)
 		})
 	}
 }
@@ -59,7 +62,11 @@ func TestMatchesPyTorchFullSize(t *testing.T) {
 	if path == "" {
 		t.Skip("set ALEXNETC_TORCH_FULL to a reference file of examples/alexnet.toml, variant no-dropout")
 	}
-	worst := compareWithTorch(t, path, network(t, "../../examples/alexnet.toml", "no-dropout"), true, true)
+	// At full size the first layers' gradients (of order 1e-4 at the
+	// paper's initialisation) are sums over thousands of positions that
+	// nearly cancel, and float32 keeps only part of the result; the
+	// tolerance is looser there than for the small networks.
+	worst := compareWithTorch(t, path, network(t, "../../examples/alexnet.toml", "no-dropout"), true, true, fullSizeTolerance)
 	t.Logf("largest relative difference: %.2e (%s)", worst.err, worst.what)
 }
 
@@ -68,7 +75,7 @@ type difference struct {
 	what string
 }
 
-func compareWithTorch(t *testing.T, path string, n *check.Network, train, keepAll bool) difference {
+func compareWithTorch(t *testing.T, path string, n *check.Network, train, keepAll bool, tolerance float64) difference {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -137,8 +144,8 @@ func compareWithTorch(t *testing.T, path string, n *check.Network, train, keepAl
 		if rel > worst.err {
 			worst = difference{rel, what}
 		}
-		if rel > torchTolerance {
-			t.Errorf("%s: largest difference %.3g is %.2e of the reference's largest value %.3g (tolerance %.0e)", what, diff, rel, scale, torchTolerance)
+		if rel > tolerance {
+			t.Errorf("%s: largest difference %.3g is %.2e of the reference's largest value %.3g (tolerance %.0e)", what, diff, rel, scale, tolerance)
 		}
 	}
 	last := n.Layers[len(n.Layers)-1]
@@ -148,7 +155,7 @@ func compareWithTorch(t *testing.T, path string, n *check.Network, train, keepAl
 	}
 	lossT, _ := ref.Get("loss")
 	lossV, _ := lossT.Float32s()
-	if d := math.Abs(e.Loss-float64(lossV[0])) / math.Abs(float64(lossV[0])); d > torchTolerance {
+	if d := math.Abs(e.Loss-float64(lossV[0])) / math.Abs(float64(lossV[0])); d > tolerance {
 		t.Errorf("loss %v, reference %v", e.Loss, lossV[0])
 	} else if d > worst.err {
 		worst = difference{d, "loss"}
