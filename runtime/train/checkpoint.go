@@ -1,0 +1,206 @@
+package train
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/alexnetc/alexnetc/compiler/lower"
+	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/safetensors"
+)
+
+// State is everything besides the weights and momenta that a run needs to
+// continue exactly where it stopped.
+type State struct {
+	Network string `json:"network"`
+	Variant string `json:"variant"`
+	Seed    uint64 `json:"seed"`
+	Epoch   int    `json:"epoch"` // epochs finished
+	Batch   int    `json:"batch"` // batches finished in the current epoch
+	Step    int    `json:"step"`  // steps finished in all
+
+	LR    float64 `json:"lr"`
+	Best  float64 `json:"best"`
+	Stale int     `json:"stale"`
+	Drops int     `json:"drops"`
+
+	RNG     [][]byte      `json:"rng"`     // the dropout generator of each device
+	History []EpochReport `json:"history"` // every finished epoch, for the curves
+	Seconds float64       `json:"seconds"` // training time before this checkpoint
+}
+
+const checkpointFormat = "alexnetc-checkpoint-1"
+
+// persistent lists what a checkpoint stores: every weight and bias and its
+// momentum, in the graph's order.
+func persistent(g *lower.Graph) []*lower.Buffer {
+	var out []*lower.Buffer
+	for _, b := range g.Buffers {
+		if b.Role == lower.Weight || b.Role == lower.Bias || b.Role == lower.Momentum {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// SaveCheckpoint writes a checkpoint atomically: to a temporary file in the
+// same folder, synced, then renamed over the old one, so that a crash at any
+// moment leaves either the old checkpoint or the new one, never a torn file.
+func SaveCheckpoint(path string, e *engine.Engine, st *State) error {
+	st.RNG = st.RNG[:0]
+	for _, r := range e.RNGs {
+		b, err := r.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		st.RNG = append(st.RNG, b)
+	}
+	f := &safetensors.File{Metadata: map[string]string{"format": checkpointFormat}}
+	for _, b := range persistent(e.Plan.Graph) {
+		f.Tensors = append(f.Tensors, safetensors.FromFloat32(b.Name, b.Shape, e.F32(plan.Train, b.Name)))
+	}
+	state, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	f.Metadata["state"] = string(state)
+	f.Metadata["sha256"] = checksum(f)
+	var buf bytes.Buffer
+	if err := safetensors.Write(&buf, f); err != nil {
+		return err
+	}
+	return writeAtomic(path, buf.Bytes())
+}
+
+// checksum covers the state and every tensor's name, shape and bytes.
+func checksum(f *safetensors.File) string {
+	h := sha256.New()
+	h.Write([]byte(f.Metadata["state"]))
+	ts := append([]safetensors.Tensor(nil), f.Tensors...)
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Name < ts[j].Name })
+	for _, t := range ts {
+		fmt.Fprintf(h, "\x00%s%v%s\x00", t.Name, t.Shape, t.DType)
+		h.Write(t.Data)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// writeAtomic replaces path with data: temp file, fsync, rename, fsync of
+// the folder.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// ErrNoCheckpoint is returned by LoadCheckpoint when there is none to resume.
+var ErrNoCheckpoint = errors.New("no checkpoint")
+
+// LoadCheckpoint reads a checkpoint into the engine's weights, momenta and
+// generators, and returns the rest of the state. A truncated, corrupted or
+// foreign file is refused with a message saying which.
+func LoadCheckpoint(path string, e *engine.Engine) (*State, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNoCheckpoint
+	}
+	if err != nil {
+		return nil, err
+	}
+	f, err := safetensors.Read(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s is truncated or corrupt: %w", path, err)
+	}
+	if f.Metadata["format"] != checkpointFormat {
+		return nil, fmt.Errorf("%s is not an alexnetc checkpoint (format %q)", path, f.Metadata["format"])
+	}
+	if got, want := checksum(f), f.Metadata["sha256"]; got != want {
+		return nil, fmt.Errorf("checkpoint %s is corrupt: its checksum does not match its contents", path)
+	}
+	var st State
+	if err := json.Unmarshal([]byte(f.Metadata["state"]), &st); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: bad state: %w", path, err)
+	}
+	g := e.Plan.Graph
+	if st.Network != g.Net.Name || st.Variant != g.Net.Variant {
+		return nil, fmt.Errorf("checkpoint %s is of network %q variant %q, not %q variant %q", path, st.Network, st.Variant, g.Net.Name, g.Net.Variant)
+	}
+	for _, b := range persistent(g) {
+		if err := f.Float32Into(b.Name, b.Shape, e.F32(plan.Train, b.Name)); err != nil {
+			return nil, fmt.Errorf("checkpoint %s does not fit this network: %w", path, err)
+		}
+	}
+	if len(st.RNG) != len(e.RNGs) {
+		return nil, fmt.Errorf("checkpoint %s has %d generators, the plan %d devices", path, len(st.RNG), len(e.RNGs))
+	}
+	for i, b := range st.RNG {
+		if err := e.RNGs[i].UnmarshalBinary(b); err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+		}
+	}
+	return &st, nil
+}
+
+// SaveWeights writes the learned weights and biases alone, named as in the
+// generated packages' weight files.
+func SaveWeights(path string, e *engine.Engine, meta map[string]string) error {
+	f := &safetensors.File{Metadata: meta}
+	for _, b := range e.Plan.Graph.Params() {
+		f.Tensors = append(f.Tensors, safetensors.FromFloat32(b.Name, b.Shape, e.F32(plan.Train, b.Name)))
+	}
+	var buf bytes.Buffer
+	if err := safetensors.Write(&buf, f); err != nil {
+		return err
+	}
+	return writeAtomic(path, buf.Bytes())
+}
+
+// LoadWeights reads weights written by SaveWeights (or a generated package's
+// Save) into the engine.
+func LoadWeights(path string, e *engine.Engine) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	f, err := safetensors.Read(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, b := range e.Plan.Graph.Params() {
+		if err := f.Float32Into(b.Name, b.Shape, e.F32(plan.Train, b.Name)); err != nil {
+			return fmt.Errorf("%s does not fit this network: %w", path, err)
+		}
+	}
+	return nil
+}
