@@ -2,7 +2,7 @@
 GO ?= go
 SPEC ?= examples/alexnet.toml
 
-.PHONY: all build run test vet fmt-check fuzz
+.PHONY: all build run test vet fmt-check fuzz generate check-generated
 
 all: build
 
@@ -31,3 +31,19 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseRef -fuzztime=$(FUZZTIME) ./spec/expr/
 	$(GO) test -run='^$$' -fuzz=FuzzParseCall -fuzztime=$(FUZZTIME) ./spec/expr/
 	$(GO) test -run='^$$' -fuzz=FuzzParsePatch -fuzztime=$(FUZZTIME) ./spec/expr/
+
+# Regenerate the committed Go packages in generated/ from the example specs
+# (each package's gen.go holds its //go:generate line).
+generate:
+	$(GO) generate ./generated/...
+
+# Regenerate generated/ and fail if that changed anything; generated/ is then
+# restored as it was, so the check leaves the tree alone.
+check-generated:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	cp -Rp generated "$$tmp/generated" && \
+	$(GO) generate ./generated/... >/dev/null && \
+	if ! diff -r -q "$$tmp/generated" generated; then \
+		rm -rf generated && cp -Rp "$$tmp/generated" generated; \
+		echo "stale generated files: run make generate" >&2; exit 1; \
+	fi

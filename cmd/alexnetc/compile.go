@@ -1,10 +1,104 @@
 package main
 
 import (
-	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/alexnetc/alexnetc/compiler/gen"
+	"github.com/alexnetc/alexnetc/compiler/lower"
+	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/examples"
 )
 
+// runCompile lowers, plans and generates a network and writes the package
+// into a directory: model.go and plan.json. It is what `//go:generate alexnetc compile model.toml -o .`
+// runs, so its output depends only on its arguments and the spec.
 func runCompile(args []string, stdout, stderr io.Writer) error {
-	return errors.New("not implemented yet")
+	fs := flag.NewFlagSet("compile", flag.ContinueOnError)
+	out := fs.String("o", "", "write the package into `DIR`, creating it if needed")
+	pkg := fs.String("pkg", "", "the package `NAME` (default: the network's name as a Go identifier)")
+	variant := fs.String("variant", "", "compile this variant of the network")
+	batch := fs.Int("batch", 0, "images per step, `N` (default: the spec's [train] batch)")
+	pos, err := parseFlags(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) > 1:
+		return usageError{"expected one spec file"}
+	case *out == "":
+		return usageError{"-o DIR is required"}
+	case *batch < 0:
+		return usageError{fmt.Sprintf("--batch %d: the batch must be positive", *batch)}
+	case *pkg != "" && !gen.IsPackageName(*pkg):
+		return usageError{fmt.Sprintf("-pkg %q is not a valid Go package name", *pkg)}
+	}
+	n, _, err := loadNetworks(first(pos), *variant)
+	if err != nil {
+		return err
+	}
+	g, err := lower.Lower(n, lower.Options{Batch: *batch})
+	if err != nil {
+		return err
+	}
+	p := plan.Build(g)
+	name := *pkg
+	if name == "" {
+		name = gen.PackageName(n.Name)
+	}
+	// The header names the spec as it was given, with forward slashes, so
+	// that regenerating on any machine or OS gives the same bytes.
+	specName := "examples/" + examples.Default + " (embedded)"
+	if len(pos) == 1 {
+		specName = filepath.ToSlash(pos[0])
+	}
+	files, err := gen.Generate(p, gen.Options{Package: name, Spec: specName})
+	if err != nil {
+		return err
+	}
+
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	var names []string
+	for _, f := range files {
+		if err := writeAtomic(filepath.Join(*out, f.Name), f.Content); err != nil {
+			return err
+		}
+		names = append(names, f.Name)
+	}
+	var arenas []string
+	for _, dm := range p.Memory.Devices {
+		arenas = append(arenas, commas(dm.Arena))
+	}
+	fmt.Fprintf(stdout, "wrote %s to %s (package %s); arena bytes per device: %s\n",
+		strings.Join(names, ", "), *out, name, strings.Join(arenas, ", "))
+	return nil
+}
+
+// writeAtomic replaces a file with new contents through a temporary file in
+// the same directory, so that an interrupted run never leaves half a file
+// behind for the compiler (or git) to trip over.
+func writeAtomic(path string, content []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	if _, err := tmp.Write(content); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

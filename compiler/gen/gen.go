@@ -1,0 +1,99 @@
+// Package gen writes a planned network as a Go package, with
+// github.com/dave/jennifer: every shape a constant, every program a method
+// whose body is one call per lowered step with its sizes and arena offsets
+// written out. The calls are exactly those the CPU engine (runtime/engine)
+// makes for the same plan, in the same order, so the generated model and the
+// engine compute the same numbers bit for bit.
+//
+// Generate is the stage's entry point. It returns files; writing them is the
+// command's business. The output depends only on the plan and the options —
+// no timestamps, no map iteration order — so that regenerating the committed
+// packages in generated/ reproduces them byte for byte.
+package gen
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"go/parser"
+	"go/token"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/alexnetc/alexnetc/compiler/plan"
+)
+
+// Options say how the package is named and where it came from.
+type Options struct {
+	// Package is the Go package name; it must be a valid identifier.
+	Package string
+	// Spec is the spec's path as the header names it: relative, with
+	// forward slashes, as it was given on the command line, so that the
+	// output does not depend on where the repository is checked out.
+	Spec string
+}
+
+// File is one generated file.
+type File struct {
+	Name    string // base name, e.g. "model.go"
+	Content []byte
+}
+
+// Generate returns the Go package for a plan: model.go, with the model type,
+// its programs, its weight initialisation and its safetensors I/O; and
+// plan.json, the memory and launch plan the code was generated from, which
+// the CUDA backend runs and tools read.
+func Generate(p *plan.Plan, opt Options) ([]File, error) {
+	if !IsPackageName(opt.Package) {
+		return nil, fmt.Errorf("gen: %q is not a valid Go package name", opt.Package)
+	}
+	if p == nil || p.Graph == nil || p.Graph.Net == nil {
+		return nil, fmt.Errorf("gen: no plan to generate")
+	}
+	f, err := genModel(p, opt)
+	if err != nil {
+		return nil, err
+	}
+	src, err := render(f)
+	if err != nil {
+		return nil, err
+	}
+	return []File{{Name: "model.go", Content: src}, {Name: "plan.json", Content: p.JSON()}}, nil
+}
+
+// render turns a jennifer file into formatted source. jennifer renders
+// unformatted; the result is parsed and formatted here, as protoc-gen-go
+// does, so that a bug in the generator shows up as an error that carries the
+// offending source with line numbers rather than as an opaque message.
+func render(f *jen.File) ([]byte, error) {
+	f.NoFormat = true
+	var buf bytes.Buffer
+	if err := f.Render(&buf); err != nil {
+		return nil, fmt.Errorf("gen: rendering: %v", err)
+	}
+	return formatSource(buf.Bytes())
+}
+
+// formatSource parses and formats Go source, or returns every syntax error
+// with the numbered source.
+func formatSource(src []byte) ([]byte, error) {
+	fset := token.NewFileSet()
+	if _, err := parser.ParseFile(fset, "model.go", src, parser.ParseComments|parser.AllErrors); err != nil {
+		return nil, fmt.Errorf("gen: generated code does not parse: %v\n%s", err, numbered(src))
+	}
+	out, err := format.Source(src)
+	if err != nil {
+		return nil, fmt.Errorf("gen: formatting generated code: %v\n%s", err, numbered(src))
+	}
+	return out, nil
+}
+
+// numbered prefixes every line of src with its number.
+func numbered(src []byte) string {
+	var b strings.Builder
+	for i, line := range strings.Split(string(src), "\n") {
+		fmt.Fprintf(&b, "%5d\t%s\n", i+1, line)
+	}
+	return b.String()
+}

@@ -1,0 +1,279 @@
+package gen_test
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/alexnetc/alexnetc/compiler/check"
+	"github.com/alexnetc/alexnetc/compiler/lower"
+	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/generated/fashion"
+	"github.com/alexnetc/alexnetc/runtime/cpu"
+	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/safetensors"
+	"github.com/alexnetc/alexnetc/spec"
+)
+
+// fashionEngine is the CPU engine for the plan generated/fashion was
+// compiled from: examples/fashion.toml at its own batch.
+func fashionEngine(t *testing.T, seed uint64) *engine.Engine {
+	t.Helper()
+	const path = "../../examples/fashion.toml"
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, diags := spec.Parse(path, src)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	n, diags := check.Check(s)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	g, err := lower.Lower(n, lower.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Batch != fashion.Batch || g.Devices != fashion.Devices {
+		t.Fatalf("the spec lowers to batch %d on %d devices, generated/fashion has %d on %d: run make generate",
+			g.Batch, g.Devices, fashion.Batch, fashion.Devices)
+	}
+	return engine.New(plan.Build(g), seed)
+}
+
+// sameBits fails unless a and b hold the same float32 bit patterns.
+func sameBits(t *testing.T, what string, a, b []float32) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%s: %d and %d values", what, len(a), len(b))
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			t.Fatalf("%s[%d]: generated %v, engine %v", what, i, a[i], b[i])
+		}
+	}
+}
+
+// feed writes the same pseudo-random images and labels into the model and,
+// unless e is nil, into the engine's layout of the program about to run.
+func feed(m *fashion.Model, e *engine.Engine, prog plan.Program, seed uint64) {
+	r := cpu.NewRNG(seed, 7)
+	x := m.Input()
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	labels := m.Labels()
+	for i := range labels {
+		labels[i] = int32(r.Uint32() % fashion.Classes)
+	}
+	if e == nil {
+		return
+	}
+	copy(e.F32(prog, "data"), x)
+	if e.Uses(prog, "labels") {
+		copy(e.I32(prog, "labels"), labels)
+	}
+}
+
+// TestGeneratedMatchesEngine runs the generated fashion model and the CPU
+// engine side by side from the same seed: the same initial weights, then
+// inference, two training steps (dropout masks, momentum and all) and
+// inference again, with every float32 buffer of the training program
+// compared bit for bit. Both make the same kernel calls in the same order,
+// so nothing may differ.
+func TestGeneratedMatchesEngine(t *testing.T) {
+	const seed = 3
+	e := fashionEngine(t, seed)
+	e.Init(seed)
+	m := fashion.New()
+	m.Init(seed)
+	g := e.Plan.Graph
+	for _, b := range g.Params() {
+		sameBits(t, "initial "+b.Name, m.Weight(b.Name), e.F32(plan.Train, b.Name))
+	}
+
+	feed(m, e, plan.Infer, 1)
+	m.Infer()
+	e.Run(plan.Infer)
+	sameBits(t, "inference probabilities", m.Probabilities(), e.F32(plan.Infer, "loss.out"))
+
+	for step, lr := range []float32{0.01, 0.005} {
+		feed(m, e, plan.Train, uint64(10+step))
+		loss := m.TrainStep(lr)
+		e.LR = lr
+		e.Run(plan.Train)
+		if math.Float64bits(loss) != math.Float64bits(e.Loss) || math.IsNaN(loss) {
+			t.Fatalf("step %d: loss %v generated, %v engine", step, loss, e.Loss)
+		}
+		sameBits(t, "training probabilities", m.Probabilities(), e.F32(plan.Train, "loss.out"))
+		for _, b := range g.Buffers {
+			if b.DType == lower.F32 && e.Uses(plan.Train, b.Name) {
+				sameBits(t, b.Name, m.Buffer(b.Name), e.F32(plan.Train, b.Name))
+			}
+		}
+	}
+
+	feed(m, e, plan.Infer, 2)
+	m.Infer()
+	e.Run(plan.Infer)
+	sameBits(t, "inference probabilities after training", m.Probabilities(), e.F32(plan.Infer, "loss.out"))
+	var sum float64
+	for _, p := range m.Probabilities() {
+		sum += float64(p)
+	}
+	if math.Abs(sum-fashion.Batch) > 1e-3 {
+		t.Errorf("probabilities sum to %v over the batch, want %d", sum, fashion.Batch)
+	}
+}
+
+// TestGeneratedWeightFiles saves the generated model's weights, checks the
+// file's names, shapes and metadata, loads it into a fresh model, and checks
+// that Load refuses a file that does not fit without changing anything.
+func TestGeneratedWeightFiles(t *testing.T) {
+	m := fashion.New()
+	m.Init(5)
+	var buf bytes.Buffer
+	if err := m.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]int{
+		"conv1.gpu0.weight": {16, 1, 5, 5}, "conv1.gpu1.bias": {16},
+		"conv3.gpu1.weight": {48, 64, 3, 3}, // reads both GPUs' halves of pool2
+		"fc5.gpu0.weight":   {128, 576},
+		"fc6.weight":        {10, 256}, "fc6.bias": {10}, // one part: no .gpuN
+	}
+	for name, shape := range want {
+		tensor, ok := f.Get(name)
+		if !ok {
+			t.Errorf("no tensor %q", name)
+			continue
+		}
+		if !slicesEqual(tensor.Shape, shape) {
+			t.Errorf("%s: shape %v, want %v", name, tensor.Shape, shape)
+		}
+	}
+	if len(f.Tensors) != len(m.Params()) {
+		t.Errorf("%d tensors for %d parameters", len(f.Tensors), len(m.Params()))
+	}
+	if f.Metadata["network"] != "fashion" || f.Metadata["format"] != "alexnetc" || f.Metadata["variant"] != "" {
+		t.Errorf("metadata %v", f.Metadata)
+	}
+	var count int
+	for _, w := range m.Params() {
+		count += len(w)
+	}
+	if count != fashion.ParamCount {
+		t.Errorf("%d parameters, ParamCount says %d", count, fashion.ParamCount)
+	}
+
+	m2 := fashion.New()
+	if err := m2.Load(bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	for name, w := range m.Params() {
+		sameBits(t, name, m2.Weight(name), w)
+	}
+	var again bytes.Buffer
+	if err := m2.Save(&again); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
+		t.Error("saving loaded weights gives different bytes")
+	}
+
+	// A file with a tensor renamed and one of the wrong shape: Load names
+	// both problems and leaves the model as it was.
+	for i := range f.Tensors {
+		switch f.Tensors[i].Name {
+		case "fc6.bias":
+			f.Tensors[i].Name = "fc6.b"
+		case "fc6.weight":
+			f.Tensors[i] = safetensors.FromFloat32("fc6.weight", []int{256, 10}, make([]float32, 2560))
+		}
+	}
+	var bad bytes.Buffer
+	if err := safetensors.Write(&bad, f); err != nil {
+		t.Fatal(err)
+	}
+	m3 := fashion.New()
+	err = m3.Load(&bad)
+	if err == nil {
+		t.Fatal("Load accepted a file with a missing tensor")
+	}
+	for _, want := range []string{`no tensor "fc6.bias"`, `unexpected tensor "fc6.b"`, `"fc6.weight" has shape [256 10], want [10 256]`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Load error lacks %q:\n%v", want, err)
+		}
+	}
+	for name, w := range m3.Params() {
+		for _, v := range w {
+			if v != 0 {
+				t.Fatalf("a failed Load changed %s", name)
+			}
+		}
+	}
+}
+
+func slicesEqual(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestGeneratedInit checks Init against the spec: conv2's biases are 1,
+// conv1's 0, weights N(0, 0.01²), momenta zero, and the same seed gives the
+// same model.
+func TestGeneratedInit(t *testing.T) {
+	m := fashion.New()
+	m.Init(9)
+	for _, v := range m.Weight("conv2.gpu1.bias") {
+		if v != 1 {
+			t.Fatalf("conv2 bias %v, want 1", v)
+		}
+	}
+	for _, v := range m.Weight("conv1.gpu0.bias") {
+		if v != 0 {
+			t.Fatalf("conv1 bias %v, want 0", v)
+		}
+	}
+	w := m.Weight("fc5.gpu0.weight")
+	var s, s2 float64
+	for _, v := range w {
+		s += float64(v)
+		s2 += float64(v) * float64(v)
+	}
+	mean, std := s/float64(len(w)), math.Sqrt(s2/float64(len(w)))
+	if math.Abs(mean) > 3e-4 || math.Abs(std-0.01) > 3e-4 {
+		t.Errorf("fc5 weights: mean %g, std %g; want N(0, 0.01²)", mean, std)
+	}
+	feed(m, nil, plan.Train, 1)
+	m.TrainStep(0.01)
+	m.Init(9)
+	for _, v := range m.Buffer("fc5.gpu0.weight.momentum") {
+		if v != 0 {
+			t.Fatal("Init left a momentum")
+		}
+	}
+	m2 := fashion.New()
+	m2.Init(9)
+	for name, w := range m2.Params() {
+		sameBits(t, name, m.Weight(name), w)
+	}
+	if m.Weight("no.such.weight") != nil || m.Buffer("no.such.buffer") != nil {
+		t.Error("an unknown name gives a buffer")
+	}
+}
