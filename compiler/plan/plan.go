@@ -8,6 +8,8 @@ import (
 type Plan struct {
 	Graph  *lower.Graph
 	Memory Memory
+	// Launches[program] is the program's launch plan, in issue order.
+	Launches [2][]Launch
 }
 
 // Options change how a graph is planned.
@@ -23,9 +25,24 @@ func Build(g *lower.Graph) *Plan { return BuildWith(g, Options{}) }
 
 // BuildWith plans a lowered graph with options.
 func BuildWith(g *lower.Graph, opt Options) *Plan {
-	return &Plan{Graph: g, Memory: layout(g, opt)}
+	p := &Plan{Graph: g, Memory: layout(g, opt)}
+	for _, prog := range Programs {
+		p.Launches[prog] = schedule(g, p.Memory, prog)
+	}
+	return p
 }
 
 // Offset returns the byte offset of a buffer in its device's arena for the
 // program, or -1.
 func (p *Plan) Offset(prog Program, b *lower.Buffer) int64 { return p.Memory.Offset[prog][b.ID] }
+
+// Transfers returns the program's copies between devices, in issue order.
+func (p *Plan) Transfers(prog Program) []*Launch {
+	var out []*Launch
+	for i := range p.Launches[prog] {
+		if l := &p.Launches[prog][i]; l.Peer() {
+			out = append(out, l)
+		}
+	}
+	return out
+}
