@@ -65,6 +65,14 @@ func (r Role) Persistent() bool {
 	return r == Weight || r == Bias || r == ParamGrad || r == Momentum
 }
 
+// Pinned reports whether buffers of the role keep one place for every
+// program: what persists, and what the host writes and reads (images,
+// labels, probabilities, the loss), so that an image written once can be
+// both classified and trained on.
+func (r Role) Pinned() bool {
+	return r.Persistent() || r == Input || r == Label || r == Output
+}
+
 // Buffer is a tensor on one device.
 type Buffer struct {
 	ID     int

@@ -36,7 +36,8 @@ func (p Program) Steps(g *lower.Graph) []*lower.Step {
 }
 
 // Memory is the memory plan: one arena per device. Weights, biases, their
-// gradients and momenta sit at the front and persist; behind them each
+// gradients and momenta sit at the front and persist, with the images,
+// labels and outputs the host writes and reads; behind them each
 // program lays out its transient buffers, reusing memory between buffers
 // whose lifetimes do not overlap. Programs never run at once, so the
 // transient region is as large as the larger program needs.
@@ -49,7 +50,7 @@ type Memory struct {
 
 // DeviceMemory sums up one device's arena.
 type DeviceMemory struct {
-	Persistent int64    // weights, biases, gradients, momenta
+	Persistent int64    // weights, biases, gradients, momenta, and the host's inputs and outputs
 	Transient  [2]int64 // per program, behind the persistent region
 	Arena      int64    // Persistent + the larger Transient
 	Naive      [2]int64 // what each program would need without reuse, for the report
@@ -66,9 +67,10 @@ func layout(g *lower.Graph, opt Options) Memory {
 			m.Offset[p][i] = -1
 		}
 	}
-	// Persistent buffers: in order, one after the other.
+	// Pinned buffers: in order, one after the other, the same in every
+	// program.
 	for _, b := range g.Buffers {
-		if !b.Role.Persistent() {
+		if !b.Role.Pinned() {
 			continue
 		}
 		dm := &m.Devices[b.Device]
@@ -88,7 +90,7 @@ func layout(g *lower.Graph, opt Options) Memory {
 			dm := &m.Devices[d]
 			var bufs []*lower.Buffer
 			for _, b := range g.Buffers {
-				if _, used := live[b]; used && b.Device == d && !b.Role.Persistent() {
+				if _, used := live[b]; used && b.Device == d && !b.Role.Pinned() {
 					bufs = append(bufs, b)
 					dm.Naive[p] += alignUp(b.Bytes())
 				}

@@ -102,10 +102,10 @@ func verifyMemory(p *Plan) []Problem {
 				bad("%s at %d is not aligned to %d bytes", b.Name, off, cpu.Align)
 			case off+b.Bytes() > arena:
 				bad("%s at [%d, %d) ends past device %d's arena of %d bytes", b.Name, off, off+b.Bytes(), b.Device, arena)
-			case b.Role.Persistent() && off != m.Offset[Infer][b.ID]:
-				bad("%s persists, but infer puts it at %d and train at %d", b.Name, m.Offset[Infer][b.ID], off)
+			case b.Role.Pinned() && off != m.Offset[Infer][b.ID]:
+				bad("%s is pinned, but infer puts it at %d and train at %d", b.Name, m.Offset[Infer][b.ID], off)
 			}
-			if b.Role.Persistent() {
+			if b.Role.Pinned() {
 				live[b] = span{0, len(steps)}
 			}
 			if _, ok := live[b]; ok {

@@ -88,7 +88,7 @@ const (
 const (
 	Devices                = 2
 	Device0ArenaBytes      = 992818368 // device 0's whole arena
-	Device0PersistentBytes = 390373440 // weights, biases, their gradients and momenta, at the front
+	Device0PersistentBytes = 467956352 // weights, biases, their gradients and momenta, at the front
 	Device1ArenaBytes      = 943141696 // device 1's whole arena
 	Device1PersistentBytes = 341209344 // weights, biases, their gradients and momenta, at the front
 )
@@ -117,22 +117,22 @@ func New() *Model {
 // Batch×InputChannels×InputHeight×InputWidth. Write them before every Infer or
 // TrainStep.
 func (m *Model) Input() []float32 {
-	return m.dev[0].F32(390373440, 19267584)
+	return m.dev[0].F32(0, 19267584)
 }
 
 // Labels returns the class of each image of the next training step, Batch values
 // in [0, Classes). Write them before every TrainStep.
 func (m *Model) Labels() []int32 {
-	return m.dev[0].I32(992817792, 128)
+	return m.dev[0].I32(77070336, 128)
 }
 
 // Probabilities returns the softmax of the last Infer or TrainStep,
 // Batch×Classes.
 func (m *Model) Probabilities() []float32 {
 	if m.trained {
-		return m.dev[0].F32(992305792, 128000)
+		return m.dev[0].F32(207195328, 128000)
 	}
-	return m.dev[0].F32(695444096, 128000)
+	return m.dev[0].F32(207195328, 128000)
 }
 
 // Infer runs the inference program on Input: dropout at test scale, then the
@@ -204,65 +204,65 @@ func (m *Model) Init(seed uint64) {
 	clear(m.dev[0].U8(0, Device0PersistentBytes))
 	clear(m.dev[1].U8(0, Device1PersistentBytes))
 	// conv1.gpu0.weight [48 3 11 11]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(0, 17424), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(0)))
+	cpu.FillNormal(m.dev[0].F32(77070848, 17424), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(0)))
 	// conv1.gpu0.bias [48]: constant(0)
-	cpu.FillConstant(m.dev[0].F32(69696, 48), 0)
+	cpu.FillConstant(m.dev[0].F32(77140544, 48), 0)
 	// conv1.gpu1.weight [48 3 11 11]: normal(mean=0, std=0.01)
 	cpu.FillNormal(m.dev[1].F32(0, 17424), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(2)))
 	// conv1.gpu1.bias [48]: constant(0)
 	cpu.FillConstant(m.dev[1].F32(69696, 48), 0)
 	// conv2.gpu0.weight [128 48 5 5]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(69888, 153600), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(4)))
+	cpu.FillNormal(m.dev[0].F32(77140736, 153600), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(4)))
 	// conv2.gpu0.bias [128]: constant(1)
-	cpu.FillConstant(m.dev[0].F32(684288, 128), 1)
+	cpu.FillConstant(m.dev[0].F32(77755136, 128), 1)
 	// conv2.gpu1.weight [128 48 5 5]: normal(mean=0, std=0.01)
 	cpu.FillNormal(m.dev[1].F32(69888, 153600), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(6)))
 	// conv2.gpu1.bias [128]: constant(1)
 	cpu.FillConstant(m.dev[1].F32(684288, 128), 1)
 	// conv3.gpu0.weight [192 256 3 3]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(684800, 442368), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(8)))
+	cpu.FillNormal(m.dev[0].F32(77755648, 442368), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(8)))
 	// conv3.gpu0.bias [192]: constant(0)
-	cpu.FillConstant(m.dev[0].F32(2454272, 192), 0)
+	cpu.FillConstant(m.dev[0].F32(79525120, 192), 0)
 	// conv3.gpu1.weight [192 256 3 3]: normal(mean=0, std=0.01)
 	cpu.FillNormal(m.dev[1].F32(684800, 442368), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(10)))
 	// conv3.gpu1.bias [192]: constant(0)
 	cpu.FillConstant(m.dev[1].F32(2454272, 192), 0)
 	// conv4.gpu0.weight [192 192 3 3]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(2455040, 331776), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(12)))
+	cpu.FillNormal(m.dev[0].F32(79525888, 331776), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(12)))
 	// conv4.gpu0.bias [192]: constant(1)
-	cpu.FillConstant(m.dev[0].F32(3782144, 192), 1)
+	cpu.FillConstant(m.dev[0].F32(80852992, 192), 1)
 	// conv4.gpu1.weight [192 192 3 3]: normal(mean=0, std=0.01)
 	cpu.FillNormal(m.dev[1].F32(2455040, 331776), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(14)))
 	// conv4.gpu1.bias [192]: constant(1)
 	cpu.FillConstant(m.dev[1].F32(3782144, 192), 1)
 	// conv5.gpu0.weight [128 192 3 3]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(3782912, 221184), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(16)))
+	cpu.FillNormal(m.dev[0].F32(80853760, 221184), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(16)))
 	// conv5.gpu0.bias [128]: constant(1)
-	cpu.FillConstant(m.dev[0].F32(4667648, 128), 1)
+	cpu.FillConstant(m.dev[0].F32(81738496, 128), 1)
 	// conv5.gpu1.weight [128 192 3 3]: normal(mean=0, std=0.01)
 	cpu.FillNormal(m.dev[1].F32(3782912, 221184), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(18)))
 	// conv5.gpu1.bias [128]: constant(1)
 	cpu.FillConstant(m.dev[1].F32(4667648, 128), 1)
 	// fc6.gpu0.weight [2048 9216]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(4668160, 18874368), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(20)))
+	cpu.FillNormal(m.dev[0].F32(81739008, 18874368), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(20)))
 	// fc6.gpu0.bias [2048]: constant(1)
-	cpu.FillConstant(m.dev[0].F32(80165632, 2048), 1)
+	cpu.FillConstant(m.dev[0].F32(157236480, 2048), 1)
 	// fc6.gpu1.weight [2048 9216]: normal(mean=0, std=0.01)
 	cpu.FillNormal(m.dev[1].F32(4668160, 18874368), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(22)))
 	// fc6.gpu1.bias [2048]: constant(1)
 	cpu.FillConstant(m.dev[1].F32(80165632, 2048), 1)
 	// fc7.gpu0.weight [2048 4096]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(80173824, 8388608), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(24)))
+	cpu.FillNormal(m.dev[0].F32(157244672, 8388608), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(24)))
 	// fc7.gpu0.bias [2048]: constant(1)
-	cpu.FillConstant(m.dev[0].F32(113728256, 2048), 1)
+	cpu.FillConstant(m.dev[0].F32(190799104, 2048), 1)
 	// fc7.gpu1.weight [2048 4096]: normal(mean=0, std=0.01)
 	cpu.FillNormal(m.dev[1].F32(80173824, 8388608), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(26)))
 	// fc7.gpu1.bias [2048]: constant(1)
 	cpu.FillConstant(m.dev[1].F32(113728256, 2048), 1)
 	// fc8.weight [1000 4096]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(113736448, 4096000), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(28)))
+	cpu.FillNormal(m.dev[0].F32(190807296, 4096000), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(28)))
 	// fc8.bias [1000]: constant(0)
-	cpu.FillConstant(m.dev[0].F32(130120448, 1000), 0)
+	cpu.FillConstant(m.dev[0].F32(207191296, 1000), 0)
 	m.rng[0] = cpu.NewRNG(seed, 1)
 	m.rng[1] = cpu.NewRNG(seed, 2)
 	m.trained = false
@@ -321,111 +321,111 @@ func (m *Model) Load(r io.Reader) error {
 // into the probabilities.
 func (m *Model) infer() {
 	// the image to device 1
-	cpu.ChannelCopy{N: 128, HW: 50176, SrcC: 3, C0: 0, C1: 3, DstC: 3, D: 0}.Copy(m.dev[0].F32(390373440, 19267584), m.dev[1].F32(341209344, 19267584))
+	cpu.ChannelCopy{N: 128, HW: 50176, SrcC: 3, C0: 0, C1: 3, DstC: 3, D: 0}.Copy(m.dev[0].F32(0, 19267584), m.dev[1].F32(341209344, 19267584))
 
 	// conv1 on GPU 0: conv 11×11/4 + relu, 3×224×224 → 48×55×55
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(390373440, 19267584), m.dev[0].F32(0, 17424), m.dev[0].F32(69696, 48), m.dev[0].F32(467443776, 18585600), m.dev[0].F32(690470976, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(467956352, 18585600), m.dev[0].F32(690983552, 1243275))
 	// conv1 on GPU 1: conv 11×11/4 + relu, 3×224×224 → 48×55×55
 	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 19267584), m.dev[1].F32(0, 17424), m.dev[1].F32(69696, 48), m.dev[1].F32(418279680, 18585600), m.dev[1].F32(566964480, 1243275))
 
 	// norm1 on GPU 0: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(467443776, 18585600), m.dev[0].F32(541786176, 18585600), m.dev[0].F32(616128576, 18585600))
+	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(467956352, 18585600), m.dev[0].F32(542298752, 18585600), m.dev[0].F32(616641152, 18585600))
 	// norm1 on GPU 1: LRN n=5 over its own 48 channels, 55×55
 	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(418279680, 18585600), m.dev[1].F32(341209344, 18585600), m.dev[1].F32(492622080, 18585600))
 
 	// pool1 on GPU 0: max pool 3/2, 48×55×55 → 48×27×27
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(541786176, 18585600), m.dev[0].F32(515219520, 4478976), m.dev[0].I32(467443776, 4478976))
+	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(542298752, 18585600), m.dev[0].F32(515732096, 4478976), m.dev[0].I32(467956352, 4478976))
 	// pool1 on GPU 1: max pool 3/2, 48×55×55 → 48×27×27
 	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[1].F32(341209344, 18585600), m.dev[1].F32(415551744, 4478976), m.dev[1].I32(433467648, 4478976))
 
 	// conv2 on GPU 0: conv 5×5/1 + relu, 48×27×27 → 128×27×27
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(515219520, 4478976), m.dev[0].F32(69888, 153600), m.dev[0].F32(684288, 128), m.dev[0].F32(467443776, 11943936), m.dev[0].F32(690470976, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(515732096, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(467956352, 11943936), m.dev[0].F32(690983552, 1243275))
 	// conv2 on GPU 1: conv 5×5/1 + relu, 48×27×27 → 128×27×27
 	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[1].F32(415551744, 4478976), m.dev[1].F32(69888, 153600), m.dev[1].F32(684288, 128), m.dev[1].F32(341209344, 11943936), m.dev[1].F32(566964480, 1243275))
 
 	// norm2 on GPU 0: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(467443776, 11943936), m.dev[0].F32(515219520, 11943936), m.dev[0].F32(562995264, 11943936))
+	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(467956352, 11943936), m.dev[0].F32(515732096, 11943936), m.dev[0].F32(563507840, 11943936))
 	// norm2 on GPU 1: LRN n=5 over its own 128 channels, 27×27
 	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(341209344, 11943936), m.dev[1].F32(388985088, 11943936), m.dev[1].F32(436760832, 11943936))
 
 	// pool2 on GPU 0: max pool 3/2, 128×27×27 → 128×13×13
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(515219520, 11943936), m.dev[0].F32(562995264, 2768896), m.dev[0].I32(467443776, 2768896))
+	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(515732096, 11943936), m.dev[0].F32(563507840, 2768896), m.dev[0].I32(467956352, 2768896))
 	// pool2 on GPU 1: max pool 3/2, 128×27×27 → 128×13×13
 	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[1].F32(388985088, 11943936), m.dev[1].F32(363360512, 2768896), m.dev[1].I32(341209344, 2768896))
 
 	// conv3 on GPU 0 reads channels 0-128 of pool2
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(562995264, 2768896), m.dev[0].F32(467443776, 5537792))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(563507840, 2768896), m.dev[0].F32(467956352, 5537792))
 	// transfer: pool2 (GPU 1) → conv3 on GPU 0, channels 128-256, 11075584 bytes
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(363360512, 2768896), m.dev[0].F32(467443776, 5537792))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(363360512, 2768896), m.dev[0].F32(467956352, 5537792))
 	// conv3 on GPU 0: conv 3×3/1 + relu, 256×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(467443776, 5537792), m.dev[0].F32(684800, 442368), m.dev[0].F32(2454272, 192), m.dev[0].F32(489594944, 4153344), m.dev[0].F32(690470976, 1243275))
+	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(467956352, 5537792), m.dev[0].F32(77755648, 442368), m.dev[0].F32(79525120, 192), m.dev[0].F32(490107520, 4153344), m.dev[0].F32(690983552, 1243275))
 	// transfer: pool2 (GPU 0) → conv3 on GPU 1, channels 0-128, 11075584 bytes
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(562995264, 2768896), m.dev[1].F32(341209344, 5537792))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(563507840, 2768896), m.dev[1].F32(341209344, 5537792))
 	// conv3 on GPU 1 reads channels 128-256 of pool2
 	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(363360512, 2768896), m.dev[1].F32(341209344, 5537792))
 	// conv3 on GPU 1: conv 3×3/1 + relu, 256×13×13 → 192×13×13
 	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 5537792), m.dev[1].F32(684800, 442368), m.dev[1].F32(2454272, 192), m.dev[1].F32(363360512, 4153344), m.dev[1].F32(566964480, 1243275))
 
 	// conv4 on GPU 0: conv 3×3/1 + relu, 192×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(489594944, 4153344), m.dev[0].F32(2455040, 331776), m.dev[0].F32(3782144, 192), m.dev[0].F32(467443776, 4153344), m.dev[0].F32(690470976, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(490107520, 4153344), m.dev[0].F32(79525888, 331776), m.dev[0].F32(80852992, 192), m.dev[0].F32(467956352, 4153344), m.dev[0].F32(690983552, 1243275))
 	// conv4 on GPU 1: conv 3×3/1 + relu, 192×13×13 → 192×13×13
 	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(363360512, 4153344), m.dev[1].F32(2455040, 331776), m.dev[1].F32(3782144, 192), m.dev[1].F32(341209344, 4153344), m.dev[1].F32(566964480, 1243275))
 
 	// conv5 on GPU 0: conv 3×3/1 + relu, 192×13×13 → 128×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(467443776, 4153344), m.dev[0].F32(3782912, 221184), m.dev[0].F32(4667648, 128), m.dev[0].F32(484057152, 2768896), m.dev[0].F32(690470976, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(467956352, 4153344), m.dev[0].F32(80853760, 221184), m.dev[0].F32(81738496, 128), m.dev[0].F32(484569728, 2768896), m.dev[0].F32(690983552, 1243275))
 	// conv5 on GPU 1: conv 3×3/1 + relu, 192×13×13 → 128×13×13
 	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 4153344), m.dev[1].F32(3782912, 221184), m.dev[1].F32(4667648, 128), m.dev[1].F32(357822720, 2768896), m.dev[1].F32(566964480, 1243275))
 
 	// pool5 on GPU 0: max pool 3/2, 128×13×13 → 128×6×6
-	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(484057152, 2768896), m.dev[0].F32(472162368, 589824), m.dev[0].I32(467443776, 589824))
+	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(484569728, 2768896), m.dev[0].F32(472674944, 589824), m.dev[0].I32(467956352, 589824))
 	// pool5 on GPU 1: max pool 3/2, 128×13×13 → 128×6×6
 	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[1].F32(357822720, 2768896), m.dev[1].F32(345927936, 589824), m.dev[1].I32(341209344, 589824))
 
 	// fc6 on GPU 0 reads channels 0-128 of pool5
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(472162368, 589824), m.dev[0].F32(467443776, 1179648))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(472674944, 589824), m.dev[0].F32(467956352, 1179648))
 	// transfer: pool5 (GPU 1) → fc6 on GPU 0, channels 128-256, 2359296 bytes
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(345927936, 589824), m.dev[0].F32(467443776, 1179648))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(345927936, 589824), m.dev[0].F32(467956352, 1179648))
 	// fc6 on GPU 0: fc + relu, 9216 → 2048
-	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[0].F32(467443776, 1179648), m.dev[0].F32(4668160, 18874368), m.dev[0].F32(80165632, 2048), m.dev[0].F32(474521664, 262144))
+	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[0].F32(467956352, 1179648), m.dev[0].F32(81739008, 18874368), m.dev[0].F32(157236480, 2048), m.dev[0].F32(475034240, 262144))
 	// transfer: pool5 (GPU 0) → fc6 on GPU 1, channels 0-128, 2359296 bytes
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(472162368, 589824), m.dev[1].F32(341209344, 1179648))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(472674944, 589824), m.dev[1].F32(341209344, 1179648))
 	// fc6 on GPU 1 reads channels 128-256 of pool5
 	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(345927936, 589824), m.dev[1].F32(341209344, 1179648))
 	// fc6 on GPU 1: fc + relu, 9216 → 2048
 	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 1179648), m.dev[1].F32(4668160, 18874368), m.dev[1].F32(80165632, 2048), m.dev[1].F32(345927936, 262144))
 
 	// drop6 on GPU 0: dropout at test time, outputs × 0.5
-	cpu.Dropout{Len: 262144, Rate: 0.5}.Test(m.dev[0].F32(474521664, 262144), m.dev[0].F32(469540928, 262144))
+	cpu.Dropout{Len: 262144, Rate: 0.5}.Test(m.dev[0].F32(475034240, 262144), m.dev[0].F32(470053504, 262144))
 	// drop6 on GPU 1: dropout at test time, outputs × 0.5
 	cpu.Dropout{Len: 262144, Rate: 0.5}.Test(m.dev[1].F32(345927936, 262144), m.dev[1].F32(343306496, 262144))
 
 	// fc7 on GPU 0 reads channels 0-2048 of drop6
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(469540928, 262144), m.dev[0].F32(467443776, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(470053504, 262144), m.dev[0].F32(467956352, 524288))
 	// transfer: drop6 (GPU 1) → fc7 on GPU 0, channels 2048-4096, 1048576 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(343306496, 262144), m.dev[0].F32(467443776, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(343306496, 262144), m.dev[0].F32(467956352, 524288))
 	// fc7 on GPU 0: fc + relu, 4096 → 2048
-	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[0].F32(467443776, 524288), m.dev[0].F32(80173824, 8388608), m.dev[0].F32(113728256, 2048), m.dev[0].F32(470589504, 262144))
+	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[0].F32(467956352, 524288), m.dev[0].F32(157244672, 8388608), m.dev[0].F32(190799104, 2048), m.dev[0].F32(471102080, 262144))
 	// transfer: drop6 (GPU 0) → fc7 on GPU 1, channels 0-2048, 1048576 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(469540928, 262144), m.dev[1].F32(341209344, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(470053504, 262144), m.dev[1].F32(341209344, 524288))
 	// fc7 on GPU 1 reads channels 2048-4096 of drop6
 	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(343306496, 262144), m.dev[1].F32(341209344, 524288))
 	// fc7 on GPU 1: fc + relu, 4096 → 2048
 	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 524288), m.dev[1].F32(80173824, 8388608), m.dev[1].F32(113728256, 2048), m.dev[1].F32(343306496, 262144))
 
 	// drop7 on GPU 0: dropout at test time, outputs × 0.5
-	cpu.Dropout{Len: 262144, Rate: 0.5}.Test(m.dev[0].F32(470589504, 262144), m.dev[0].F32(469540928, 262144))
+	cpu.Dropout{Len: 262144, Rate: 0.5}.Test(m.dev[0].F32(471102080, 262144), m.dev[0].F32(470053504, 262144))
 	// drop7 on GPU 1: dropout at test time, outputs × 0.5
 	cpu.Dropout{Len: 262144, Rate: 0.5}.Test(m.dev[1].F32(343306496, 262144), m.dev[1].F32(341209344, 262144))
 
 	// fc8 reads channels 0-2048 of drop7
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(469540928, 262144), m.dev[0].F32(467443776, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(470053504, 262144), m.dev[0].F32(467956352, 524288))
 	// transfer: drop7 (GPU 1) → fc8, channels 2048-4096, 1048576 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(341209344, 262144), m.dev[0].F32(467443776, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(341209344, 262144), m.dev[0].F32(467956352, 524288))
 	// fc8: fc, 4096 → 1000
-	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Forward(m.dev[0].F32(467443776, 524288), m.dev[0].F32(113736448, 4096000), m.dev[0].F32(130120448, 1000), m.dev[0].F32(469540928, 128000))
+	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Forward(m.dev[0].F32(467956352, 524288), m.dev[0].F32(190807296, 4096000), m.dev[0].F32(207191296, 1000), m.dev[0].F32(470053504, 128000))
 
 	// loss: softmax over 1000 classes
-	cpu.SoftmaxLoss{N: 128, Classes: 1000}.Softmax(m.dev[0].F32(469540928, 128000), m.dev[0].F32(695444096, 128000))
+	cpu.SoftmaxLoss{N: 128, Classes: 1000}.Softmax(m.dev[0].F32(470053504, 128000), m.dev[0].F32(207195328, 128000))
 }
 
 // train is the training program: 122 steps, the forward pass with dropout, the
@@ -434,294 +434,294 @@ func (m *Model) train(lr float32) (loss float64) {
 	// Forward pass.
 
 	// the image to device 1
-	cpu.ChannelCopy{N: 128, HW: 50176, SrcC: 3, C0: 0, C1: 3, DstC: 3, D: 0}.Copy(m.dev[0].F32(390373440, 19267584), m.dev[1].F32(341209344, 19267584))
+	cpu.ChannelCopy{N: 128, HW: 50176, SrcC: 3, C0: 0, C1: 3, DstC: 3, D: 0}.Copy(m.dev[0].F32(0, 19267584), m.dev[1].F32(341209344, 19267584))
 
 	// conv1 on GPU 0: conv 11×11/4 + relu, 3×224×224 → 48×55×55
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(390373440, 19267584), m.dev[0].F32(0, 17424), m.dev[0].F32(69696, 48), m.dev[0].F32(467443776, 18585600), m.dev[0].F32(987332672, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(467956352, 18585600), m.dev[0].F32(987845248, 1243275))
 	// conv1 on GPU 1: conv 11×11/4 + relu, 3×224×224 → 48×55×55
 	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 19267584), m.dev[1].F32(0, 17424), m.dev[1].F32(69696, 48), m.dev[1].F32(418279680, 18585600), m.dev[1].F32(938168576, 1243275))
 
 	// norm1 on GPU 0: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(467443776, 18585600), m.dev[0].F32(541786176, 18585600), m.dev[0].F32(616128576, 18585600))
+	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(467956352, 18585600), m.dev[0].F32(542298752, 18585600), m.dev[0].F32(616641152, 18585600))
 	// norm1 on GPU 1: LRN n=5 over its own 48 channels, 55×55
 	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(418279680, 18585600), m.dev[1].F32(492622080, 18585600), m.dev[1].F32(566964480, 18585600))
 
 	// pool1 on GPU 0: max pool 3/2, 48×55×55 → 48×27×27
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(541786176, 18585600), m.dev[0].F32(929349696, 4478976), m.dev[0].I32(947265600, 4478976))
+	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(542298752, 18585600), m.dev[0].F32(929862272, 4478976), m.dev[0].I32(947778176, 4478976))
 	// pool1 on GPU 1: max pool 3/2, 48×55×55 → 48×27×27
 	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[1].F32(492622080, 18585600), m.dev[1].F32(880185600, 4478976), m.dev[1].I32(898101504, 4478976))
 
 	// conv2 on GPU 0: conv 5×5/1 + relu, 48×27×27 → 128×27×27
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(929349696, 4478976), m.dev[0].F32(69888, 153600), m.dev[0].F32(684288, 128), m.dev[0].F32(690470976, 11943936), m.dev[0].F32(987332672, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(929862272, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(690983552, 11943936), m.dev[0].F32(987845248, 1243275))
 	// conv2 on GPU 1: conv 5×5/1 + relu, 48×27×27 → 128×27×27
 	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[1].F32(880185600, 4478976), m.dev[1].F32(69888, 153600), m.dev[1].F32(684288, 128), m.dev[1].F32(641306880, 11943936), m.dev[1].F32(938168576, 1243275))
 
 	// norm2 on GPU 0: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(690470976, 11943936), m.dev[0].F32(738246720, 11943936), m.dev[0].F32(786022464, 11943936))
+	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(690983552, 11943936), m.dev[0].F32(738759296, 11943936), m.dev[0].F32(786535040, 11943936))
 	// norm2 on GPU 1: LRN n=5 over its own 128 channels, 27×27
 	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(641306880, 11943936), m.dev[1].F32(689082624, 11943936), m.dev[1].F32(736858368, 11943936))
 
 	// pool2 on GPU 0: max pool 3/2, 128×27×27 → 128×13×13
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(738246720, 11943936), m.dev[0].F32(855949376, 2768896), m.dev[0].I32(965181504, 2768896))
+	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(738759296, 11943936), m.dev[0].F32(856461952, 2768896), m.dev[0].I32(965694080, 2768896))
 	// pool2 on GPU 1: max pool 3/2, 128×27×27 → 128×13×13
 	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[1].F32(689082624, 11943936), m.dev[1].F32(806785280, 2768896), m.dev[1].I32(916017408, 2768896))
 
 	// conv3 on GPU 0 reads channels 0-128 of pool2
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(855949376, 2768896), m.dev[0].F32(833798208, 5537792))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(856461952, 2768896), m.dev[0].F32(834310784, 5537792))
 	// transfer: pool2 (GPU 1) → conv3 on GPU 0, channels 128-256, 11075584 bytes
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(806785280, 2768896), m.dev[0].F32(833798208, 5537792))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(806785280, 2768896), m.dev[0].F32(834310784, 5537792))
 	// conv3 on GPU 0: conv 3×3/1 + relu, 256×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(833798208, 5537792), m.dev[0].F32(684800, 442368), m.dev[0].F32(2454272, 192), m.dev[0].F32(878100544, 4153344), m.dev[0].F32(987332672, 1243275))
+	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(834310784, 5537792), m.dev[0].F32(77755648, 442368), m.dev[0].F32(79525120, 192), m.dev[0].F32(878613120, 4153344), m.dev[0].F32(987845248, 1243275))
 	// transfer: pool2 (GPU 0) → conv3 on GPU 1, channels 0-128, 11075584 bytes
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(855949376, 2768896), m.dev[1].F32(784634112, 5537792))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(856461952, 2768896), m.dev[1].F32(784634112, 5537792))
 	// conv3 on GPU 1 reads channels 128-256 of pool2
 	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(806785280, 2768896), m.dev[1].F32(784634112, 5537792))
 	// conv3 on GPU 1: conv 3×3/1 + relu, 256×13×13 → 192×13×13
 	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(784634112, 5537792), m.dev[1].F32(684800, 442368), m.dev[1].F32(2454272, 192), m.dev[1].F32(828936448, 4153344), m.dev[1].F32(938168576, 1243275))
 
 	// conv4 on GPU 0: conv 3×3/1 + relu, 192×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(878100544, 4153344), m.dev[0].F32(2455040, 331776), m.dev[0].F32(3782144, 192), m.dev[0].F32(855949376, 4153344), m.dev[0].F32(987332672, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(878613120, 4153344), m.dev[0].F32(79525888, 331776), m.dev[0].F32(80852992, 192), m.dev[0].F32(856461952, 4153344), m.dev[0].F32(987845248, 1243275))
 	// conv4 on GPU 1: conv 3×3/1 + relu, 192×13×13 → 192×13×13
 	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(828936448, 4153344), m.dev[1].F32(2455040, 331776), m.dev[1].F32(3782144, 192), m.dev[1].F32(806785280, 4153344), m.dev[1].F32(938168576, 1243275))
 
 	// conv5 on GPU 0: conv 3×3/1 + relu, 192×13×13 → 128×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(855949376, 4153344), m.dev[0].F32(3782912, 221184), m.dev[0].F32(4667648, 128), m.dev[0].F32(911327296, 2768896), m.dev[0].F32(987332672, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(856461952, 4153344), m.dev[0].F32(80853760, 221184), m.dev[0].F32(81738496, 128), m.dev[0].F32(911839872, 2768896), m.dev[0].F32(987845248, 1243275))
 	// conv5 on GPU 1: conv 3×3/1 + relu, 192×13×13 → 128×13×13
 	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(806785280, 4153344), m.dev[1].F32(3782912, 221184), m.dev[1].F32(4667648, 128), m.dev[1].F32(862163200, 2768896), m.dev[1].F32(938168576, 1243275))
 
 	// pool5 on GPU 0: max pool 3/2, 128×13×13 → 128×6×6
-	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(911327296, 2768896), m.dev[0].F32(894713920, 589824), m.dev[0].I32(899432512, 589824))
+	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(911839872, 2768896), m.dev[0].F32(895226496, 589824), m.dev[0].I32(899945088, 589824))
 	// pool5 on GPU 1: max pool 3/2, 128×13×13 → 128×6×6
 	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[1].F32(862163200, 2768896), m.dev[1].F32(845549824, 589824), m.dev[1].I32(850268416, 589824))
 
 	// fc6 on GPU 0 reads channels 0-128 of pool5
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(894713920, 589824), m.dev[0].F32(872562752, 1179648))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(895226496, 589824), m.dev[0].F32(873075328, 1179648))
 	// transfer: pool5 (GPU 1) → fc6 on GPU 0, channels 128-256, 2359296 bytes
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(845549824, 589824), m.dev[0].F32(872562752, 1179648))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(845549824, 589824), m.dev[0].F32(873075328, 1179648))
 	// fc6 on GPU 0: fc + relu, 9216 → 2048
-	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[0].F32(872562752, 1179648), m.dev[0].F32(4668160, 18874368), m.dev[0].F32(80165632, 2048), m.dev[0].F32(903888960, 262144))
+	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[0].F32(873075328, 1179648), m.dev[0].F32(81739008, 18874368), m.dev[0].F32(157236480, 2048), m.dev[0].F32(904401536, 262144))
 	// transfer: pool5 (GPU 0) → fc6 on GPU 1, channels 0-128, 2359296 bytes
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(894713920, 589824), m.dev[1].F32(823398656, 1179648))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(895226496, 589824), m.dev[1].F32(823398656, 1179648))
 	// fc6 on GPU 1 reads channels 128-256 of pool5
 	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(845549824, 589824), m.dev[1].F32(823398656, 1179648))
 	// fc6 on GPU 1: fc + relu, 9216 → 2048
 	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[1].F32(823398656, 1179648), m.dev[1].F32(4668160, 18874368), m.dev[1].F32(80165632, 2048), m.dev[1].F32(852627712, 262144))
 
 	// drop6 on GPU 0: dropout, each unit zeroed with probability 0.5
-	cpu.Dropout{Len: 262144, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(903888960, 262144), m.dev[0].F32(896811072, 262144), m.dev[0].U8(877793344, 262144))
+	cpu.Dropout{Len: 262144, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(904401536, 262144), m.dev[0].F32(897323648, 262144), m.dev[0].U8(878305920, 262144))
 	// drop6 on GPU 1: dropout, each unit zeroed with probability 0.5
 	cpu.Dropout{Len: 262144, Rate: 0.5}.Train(m.rng[1], m.dev[1].F32(852627712, 262144), m.dev[1].F32(847646976, 262144), m.dev[1].U8(828117248, 262144))
 
 	// fc7 on GPU 0 reads channels 0-2048 of drop6
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(896811072, 262144), m.dev[0].F32(894713920, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(897323648, 262144), m.dev[0].F32(895226496, 524288))
 	// transfer: drop6 (GPU 1) → fc7 on GPU 0, channels 2048-4096, 1048576 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(847646976, 262144), m.dev[0].F32(894713920, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(847646976, 262144), m.dev[0].F32(895226496, 524288))
 	// fc7 on GPU 0: fc + relu, 4096 → 2048
-	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[0].F32(894713920, 524288), m.dev[0].F32(80173824, 8388608), m.dev[0].F32(113728256, 2048), m.dev[0].F32(904937536, 262144))
+	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[0].F32(895226496, 524288), m.dev[0].F32(157244672, 8388608), m.dev[0].F32(190799104, 2048), m.dev[0].F32(905450112, 262144))
 	// transfer: drop6 (GPU 0) → fc7 on GPU 1, channels 0-2048, 1048576 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(896811072, 262144), m.dev[1].F32(845549824, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(897323648, 262144), m.dev[1].F32(845549824, 524288))
 	// fc7 on GPU 1 reads channels 2048-4096 of drop6
 	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(847646976, 262144), m.dev[1].F32(845549824, 524288))
 	// fc7 on GPU 1: fc + relu, 4096 → 2048
 	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[1].F32(845549824, 524288), m.dev[1].F32(80173824, 8388608), m.dev[1].F32(113728256, 2048), m.dev[1].F32(853676288, 262144))
 
 	// drop7 on GPU 0: dropout, each unit zeroed with probability 0.5
-	cpu.Dropout{Len: 262144, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(904937536, 262144), m.dev[0].F32(901791808, 262144), m.dev[0].U8(905986112, 262144))
+	cpu.Dropout{Len: 262144, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(905450112, 262144), m.dev[0].F32(902304384, 262144), m.dev[0].U8(906498688, 262144))
 	// drop7 on GPU 1: dropout, each unit zeroed with probability 0.5
 	cpu.Dropout{Len: 262144, Rate: 0.5}.Train(m.rng[1], m.dev[1].F32(853676288, 262144), m.dev[1].F32(847646976, 262144), m.dev[1].U8(828379392, 262144))
 
 	// fc8 reads channels 0-2048 of drop7
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(901791808, 262144), m.dev[0].F32(896811072, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(902304384, 262144), m.dev[0].F32(897323648, 524288))
 	// transfer: drop7 (GPU 1) → fc8, channels 2048-4096, 1048576 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(847646976, 262144), m.dev[0].F32(896811072, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(847646976, 262144), m.dev[0].F32(897323648, 524288))
 	// fc8: fc, 4096 → 1000
-	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Forward(m.dev[0].F32(896811072, 524288), m.dev[0].F32(113736448, 4096000), m.dev[0].F32(130120448, 1000), m.dev[0].F32(877281344, 128000))
+	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Forward(m.dev[0].F32(897323648, 524288), m.dev[0].F32(190807296, 4096000), m.dev[0].F32(207191296, 1000), m.dev[0].F32(877793920, 128000))
 
 	// loss: softmax over 1000 classes and the mean negative log-probability of the labels
-	loss = cpu.SoftmaxLoss{N: 128, Classes: 1000}.Loss(m.dev[0].F32(877281344, 128000), m.dev[0].I32(992817792, 128), m.dev[0].F32(992305792, 128000))
-	m.dev[0].F32(992818304, 1)[0] = float32(loss)
+	loss = cpu.SoftmaxLoss{N: 128, Classes: 1000}.Loss(m.dev[0].F32(877793920, 128000), m.dev[0].I32(77070336, 128), m.dev[0].F32(207195328, 128000))
+	m.dev[0].F32(207707328, 1)[0] = float32(loss)
 
 	// Backward pass, from the loss to the first layer.
 
 	// loss: backward of softmax
-	cpu.SoftmaxLoss{N: 128, Classes: 1000}.Backward(m.dev[0].F32(992305792, 128000), m.dev[0].I32(992817792, 128), m.dev[0].F32(898908224, 128000))
+	cpu.SoftmaxLoss{N: 128, Classes: 1000}.Backward(m.dev[0].F32(207195328, 128000), m.dev[0].I32(77070336, 128), m.dev[0].F32(899420800, 128000))
 
 	// fc8: backward of fc
-	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Backward(m.dev[0].F32(896811072, 524288), m.dev[0].F32(113736448, 4096000), m.dev[0].F32(877281344, 128000), m.dev[0].F32(898908224, 128000), m.dev[0].F32(901791808, 524288), m.dev[0].F32(130124480, 4096000), m.dev[0].F32(146508480, 1000), m.dev[0].F32(987332672, 1243275))
+	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Backward(m.dev[0].F32(897323648, 524288), m.dev[0].F32(190807296, 4096000), m.dev[0].F32(877793920, 128000), m.dev[0].F32(899420800, 128000), m.dev[0].F32(902304384, 524288), m.dev[0].F32(207707392, 4096000), m.dev[0].F32(224091392, 1000), m.dev[0].F32(987845248, 1243275))
 	// gradient of drop7 channels 0-2048 from fc8
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 0, C1: 2048, DstC: 2048, D: 0}.Copy(m.dev[0].F32(901791808, 524288), m.dev[0].F32(896811072, 262144))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 0, C1: 2048, DstC: 2048, D: 0}.Copy(m.dev[0].F32(902304384, 524288), m.dev[0].F32(897323648, 262144))
 	// transfer: gradient of drop7 channels 2048-4096 from fc8 (GPU 0 → GPU 1), 1048576 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 2048, C1: 4096, DstC: 2048, D: 0}.Copy(m.dev[0].F32(901791808, 524288), m.dev[1].F32(847646976, 262144))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 2048, C1: 4096, DstC: 2048, D: 0}.Copy(m.dev[0].F32(902304384, 524288), m.dev[1].F32(847646976, 262144))
 
 	// drop7 on GPU 0: backward of dropout
-	cpu.Dropout{Len: 262144, Rate: 0.5}.Backward(m.dev[0].U8(905986112, 262144), m.dev[0].F32(896811072, 262144), m.dev[0].F32(901791808, 262144))
+	cpu.Dropout{Len: 262144, Rate: 0.5}.Backward(m.dev[0].U8(906498688, 262144), m.dev[0].F32(897323648, 262144), m.dev[0].F32(902304384, 262144))
 	// drop7 on GPU 1: backward of dropout
 	cpu.Dropout{Len: 262144, Rate: 0.5}.Backward(m.dev[1].U8(828379392, 262144), m.dev[1].F32(847646976, 262144), m.dev[1].F32(854724864, 262144))
 
 	// fc7 on GPU 0: backward of fc
-	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Backward(m.dev[0].F32(894713920, 524288), m.dev[0].F32(80173824, 8388608), m.dev[0].F32(904937536, 262144), m.dev[0].F32(901791808, 262144), m.dev[0].F32(896811072, 524288), m.dev[0].F32(146512512, 8388608), m.dev[0].F32(180066944, 2048), m.dev[0].F32(987332672, 1243275))
+	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Backward(m.dev[0].F32(895226496, 524288), m.dev[0].F32(157244672, 8388608), m.dev[0].F32(905450112, 262144), m.dev[0].F32(902304384, 262144), m.dev[0].F32(897323648, 524288), m.dev[0].F32(224095424, 8388608), m.dev[0].F32(257649856, 2048), m.dev[0].F32(987845248, 1243275))
 	// fc7 on GPU 1: backward of fc
 	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Backward(m.dev[1].F32(845549824, 524288), m.dev[1].F32(80173824, 8388608), m.dev[1].F32(853676288, 262144), m.dev[1].F32(854724864, 262144), m.dev[1].F32(847646976, 524288), m.dev[1].F32(113736448, 8388608), m.dev[1].F32(147290880, 2048), m.dev[1].F32(938168576, 1243275))
 	// gradient of drop6 channels 0-2048 from fc7 on GPU 0
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 0, C1: 2048, DstC: 2048, D: 0}.Copy(m.dev[0].F32(896811072, 524288), m.dev[0].F32(894713920, 262144))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 0, C1: 2048, DstC: 2048, D: 0}.Copy(m.dev[0].F32(897323648, 524288), m.dev[0].F32(895226496, 262144))
 	// transfer: gradient of drop6 channels 2048-4096 from fc7 on GPU 0 (GPU 0 → GPU 1), 1048576 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 2048, C1: 4096, DstC: 2048, D: 0}.Copy(m.dev[0].F32(896811072, 524288), m.dev[1].F32(845549824, 262144))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 2048, C1: 4096, DstC: 2048, D: 0}.Copy(m.dev[0].F32(897323648, 524288), m.dev[1].F32(845549824, 262144))
 	// transfer: gradient of drop6 channels 0-2048 from fc7 on GPU 1 (GPU 1 → GPU 0), 1048576 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 0, C1: 2048, DstC: 2048, D: 0}.Copy(m.dev[1].F32(847646976, 524288), m.dev[0].F32(895762496, 262144))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 0, C1: 2048, DstC: 2048, D: 0}.Copy(m.dev[1].F32(847646976, 524288), m.dev[0].F32(896275072, 262144))
 	// sum the gradient of drop6 channels 0-2048 from fc7 on GPU 1
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 2048, D: 0}.Add(m.dev[0].F32(895762496, 262144), m.dev[0].F32(894713920, 262144))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 2048, D: 0}.Add(m.dev[0].F32(896275072, 262144), m.dev[0].F32(895226496, 262144))
 	// sum the gradient of drop6 channels 2048-4096 from fc7 on GPU 1
 	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 2048, C1: 4096, DstC: 2048, D: 0}.Add(m.dev[1].F32(847646976, 524288), m.dev[1].F32(845549824, 262144))
 
 	// drop6 on GPU 0: backward of dropout
-	cpu.Dropout{Len: 262144, Rate: 0.5}.Backward(m.dev[0].U8(877793344, 262144), m.dev[0].F32(894713920, 262144), m.dev[0].F32(901791808, 262144))
+	cpu.Dropout{Len: 262144, Rate: 0.5}.Backward(m.dev[0].U8(878305920, 262144), m.dev[0].F32(895226496, 262144), m.dev[0].F32(902304384, 262144))
 	// drop6 on GPU 1: backward of dropout
 	cpu.Dropout{Len: 262144, Rate: 0.5}.Backward(m.dev[1].U8(828117248, 262144), m.dev[1].F32(845549824, 262144), m.dev[1].F32(853676288, 262144))
 
 	// fc6 on GPU 0: backward of fc
-	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Backward(m.dev[0].F32(872562752, 1179648), m.dev[0].F32(4668160, 18874368), m.dev[0].F32(903888960, 262144), m.dev[0].F32(901791808, 262144), m.dev[0].F32(894713920, 1179648), m.dev[0].F32(180075136, 18874368), m.dev[0].F32(255572608, 2048), m.dev[0].F32(987332672, 1243275))
+	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Backward(m.dev[0].F32(873075328, 1179648), m.dev[0].F32(81739008, 18874368), m.dev[0].F32(904401536, 262144), m.dev[0].F32(902304384, 262144), m.dev[0].F32(895226496, 1179648), m.dev[0].F32(257658048, 18874368), m.dev[0].F32(333155520, 2048), m.dev[0].F32(987845248, 1243275))
 	// fc6 on GPU 1: backward of fc
 	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Backward(m.dev[1].F32(823398656, 1179648), m.dev[1].F32(4668160, 18874368), m.dev[1].F32(852627712, 262144), m.dev[1].F32(853676288, 262144), m.dev[1].F32(845549824, 1179648), m.dev[1].F32(147299072, 18874368), m.dev[1].F32(222796544, 2048), m.dev[1].F32(938168576, 1243275))
 	// gradient of pool5 channels 0-128 from fc6 on GPU 0
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[0].F32(894713920, 1179648), m.dev[0].F32(872562752, 589824))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[0].F32(895226496, 1179648), m.dev[0].F32(873075328, 589824))
 	// transfer: gradient of pool5 channels 128-256 from fc6 on GPU 0 (GPU 0 → GPU 1), 2359296 bytes
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Copy(m.dev[0].F32(894713920, 1179648), m.dev[1].F32(823398656, 589824))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Copy(m.dev[0].F32(895226496, 1179648), m.dev[1].F32(823398656, 589824))
 	// transfer: gradient of pool5 channels 0-128 from fc6 on GPU 1 (GPU 1 → GPU 0), 2359296 bytes
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[1].F32(845549824, 1179648), m.dev[0].F32(874922048, 589824))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[1].F32(845549824, 1179648), m.dev[0].F32(875434624, 589824))
 	// sum the gradient of pool5 channels 0-128 from fc6 on GPU 1
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 128, D: 0}.Add(m.dev[0].F32(874922048, 589824), m.dev[0].F32(872562752, 589824))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 128, D: 0}.Add(m.dev[0].F32(875434624, 589824), m.dev[0].F32(873075328, 589824))
 	// sum the gradient of pool5 channels 128-256 from fc6 on GPU 1
 	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Add(m.dev[1].F32(845549824, 1179648), m.dev[1].F32(823398656, 589824))
 
 	// pool5 on GPU 0: backward of maxpool
-	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Backward(m.dev[0].I32(899432512, 589824), m.dev[0].F32(872562752, 589824), m.dev[0].F32(976257088, 2768896))
+	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Backward(m.dev[0].I32(899945088, 589824), m.dev[0].F32(873075328, 589824), m.dev[0].F32(976769664, 2768896))
 	// pool5 on GPU 1: backward of maxpool
 	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Backward(m.dev[1].I32(850268416, 589824), m.dev[1].F32(823398656, 589824), m.dev[1].F32(927092992, 2768896))
 
 	// conv5 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(855949376, 4153344), m.dev[0].F32(3782912, 221184), m.dev[0].F32(911327296, 2768896), m.dev[0].F32(976257088, 2768896), m.dev[0].F32(894713920, 4153344), m.dev[0].F32(255580800, 221184), m.dev[0].F32(256465536, 128), m.dev[0].F32(987332672, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(856461952, 4153344), m.dev[0].F32(80853760, 221184), m.dev[0].F32(911839872, 2768896), m.dev[0].F32(976769664, 2768896), m.dev[0].F32(895226496, 4153344), m.dev[0].F32(333163712, 221184), m.dev[0].F32(334048448, 128), m.dev[0].F32(987845248, 1243275))
 	// conv5 on GPU 1: backward of conv
 	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[1].F32(806785280, 4153344), m.dev[1].F32(3782912, 221184), m.dev[1].F32(862163200, 2768896), m.dev[1].F32(927092992, 2768896), m.dev[1].F32(845549824, 4153344), m.dev[1].F32(222804736, 221184), m.dev[1].F32(223689472, 128), m.dev[1].F32(938168576, 1243275))
 
 	// conv4 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(878100544, 4153344), m.dev[0].F32(2455040, 331776), m.dev[0].F32(855949376, 4153344), m.dev[0].F32(894713920, 4153344), m.dev[0].F32(911327296, 4153344), m.dev[0].F32(256466048, 331776), m.dev[0].F32(257793152, 192), m.dev[0].F32(987332672, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(878613120, 4153344), m.dev[0].F32(79525888, 331776), m.dev[0].F32(856461952, 4153344), m.dev[0].F32(895226496, 4153344), m.dev[0].F32(911839872, 4153344), m.dev[0].F32(334048960, 331776), m.dev[0].F32(335376064, 192), m.dev[0].F32(987845248, 1243275))
 	// conv4 on GPU 1: backward of conv
 	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[1].F32(828936448, 4153344), m.dev[1].F32(2455040, 331776), m.dev[1].F32(806785280, 4153344), m.dev[1].F32(845549824, 4153344), m.dev[1].F32(862163200, 4153344), m.dev[1].F32(223689984, 331776), m.dev[1].F32(225017088, 192), m.dev[1].F32(938168576, 1243275))
 
 	// conv3 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(833798208, 5537792), m.dev[0].F32(684800, 442368), m.dev[0].F32(878100544, 4153344), m.dev[0].F32(911327296, 4153344), m.dev[0].F32(855949376, 5537792), m.dev[0].F32(257793920, 442368), m.dev[0].F32(259563392, 192), m.dev[0].F32(987332672, 1243275))
+	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(834310784, 5537792), m.dev[0].F32(77755648, 442368), m.dev[0].F32(878613120, 4153344), m.dev[0].F32(911839872, 4153344), m.dev[0].F32(856461952, 5537792), m.dev[0].F32(335376832, 442368), m.dev[0].F32(337146304, 192), m.dev[0].F32(987845248, 1243275))
 	// conv3 on GPU 1: backward of conv
 	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[1].F32(784634112, 5537792), m.dev[1].F32(684800, 442368), m.dev[1].F32(828936448, 4153344), m.dev[1].F32(862163200, 4153344), m.dev[1].F32(806785280, 5537792), m.dev[1].F32(225017856, 442368), m.dev[1].F32(226787328, 192), m.dev[1].F32(938168576, 1243275))
 	// gradient of pool2 channels 0-128 from conv3 on GPU 0
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[0].F32(855949376, 5537792), m.dev[0].F32(881573952, 2768896))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[0].F32(856461952, 5537792), m.dev[0].F32(882086528, 2768896))
 	// transfer: gradient of pool2 channels 128-256 from conv3 on GPU 0 (GPU 0 → GPU 1), 11075584 bytes
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Copy(m.dev[0].F32(855949376, 5537792), m.dev[1].F32(832409856, 2768896))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Copy(m.dev[0].F32(856461952, 5537792), m.dev[1].F32(832409856, 2768896))
 	// transfer: gradient of pool2 channels 0-128 from conv3 on GPU 1 (GPU 1 → GPU 0), 11075584 bytes
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[1].F32(806785280, 5537792), m.dev[0].F32(833798208, 2768896))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[1].F32(806785280, 5537792), m.dev[0].F32(834310784, 2768896))
 	// sum the gradient of pool2 channels 0-128 from conv3 on GPU 1
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 128, D: 0}.Add(m.dev[0].F32(833798208, 2768896), m.dev[0].F32(881573952, 2768896))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 128, D: 0}.Add(m.dev[0].F32(834310784, 2768896), m.dev[0].F32(882086528, 2768896))
 	// sum the gradient of pool2 channels 128-256 from conv3 on GPU 1
 	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Add(m.dev[1].F32(806785280, 5537792), m.dev[1].F32(832409856, 2768896))
 
 	// pool2 on GPU 0: backward of maxpool
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Backward(m.dev[0].I32(965181504, 2768896), m.dev[0].F32(881573952, 2768896), m.dev[0].F32(833798208, 11943936))
+	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Backward(m.dev[0].I32(965694080, 2768896), m.dev[0].F32(882086528, 2768896), m.dev[0].F32(834310784, 11943936))
 	// pool2 on GPU 1: backward of maxpool
 	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Backward(m.dev[1].I32(916017408, 2768896), m.dev[1].F32(832409856, 2768896), m.dev[1].F32(784634112, 11943936))
 
 	// norm2 on GPU 0: backward of lrn
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(690470976, 11943936), m.dev[0].F32(738246720, 11943936), m.dev[0].F32(786022464, 11943936), m.dev[0].F32(833798208, 11943936), m.dev[0].F32(881573952, 11943936), m.dev[0].F32(987332672, 1243275))
+	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(690983552, 11943936), m.dev[0].F32(738759296, 11943936), m.dev[0].F32(786535040, 11943936), m.dev[0].F32(834310784, 11943936), m.dev[0].F32(882086528, 11943936), m.dev[0].F32(987845248, 1243275))
 	// norm2 on GPU 1: backward of lrn
 	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[1].F32(641306880, 11943936), m.dev[1].F32(689082624, 11943936), m.dev[1].F32(736858368, 11943936), m.dev[1].F32(784634112, 11943936), m.dev[1].F32(832409856, 11943936), m.dev[1].F32(938168576, 1243275))
 
 	// conv2 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Backward(m.dev[0].F32(929349696, 4478976), m.dev[0].F32(69888, 153600), m.dev[0].F32(690470976, 11943936), m.dev[0].F32(881573952, 11943936), m.dev[0].F32(764813376, 4478976), m.dev[0].F32(259564160, 153600), m.dev[0].F32(260178560, 128), m.dev[0].F32(987332672, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Backward(m.dev[0].F32(929862272, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(690983552, 11943936), m.dev[0].F32(882086528, 11943936), m.dev[0].F32(765325952, 4478976), m.dev[0].F32(337147072, 153600), m.dev[0].F32(337761472, 128), m.dev[0].F32(987845248, 1243275))
 	// conv2 on GPU 1: backward of conv
 	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Backward(m.dev[1].F32(880185600, 4478976), m.dev[1].F32(69888, 153600), m.dev[1].F32(641306880, 11943936), m.dev[1].F32(832409856, 11943936), m.dev[1].F32(715649280, 4478976), m.dev[1].F32(226788096, 153600), m.dev[1].F32(227402496, 128), m.dev[1].F32(938168576, 1243275))
 
 	// pool1 on GPU 0: backward of maxpool
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Backward(m.dev[0].I32(947265600, 4478976), m.dev[0].F32(764813376, 4478976), m.dev[0].F32(690470976, 18585600))
+	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Backward(m.dev[0].I32(947778176, 4478976), m.dev[0].F32(765325952, 4478976), m.dev[0].F32(690983552, 18585600))
 	// pool1 on GPU 1: backward of maxpool
 	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Backward(m.dev[1].I32(898101504, 4478976), m.dev[1].F32(715649280, 4478976), m.dev[1].F32(641306880, 18585600))
 
 	// norm1 on GPU 0: backward of lrn
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(467443776, 18585600), m.dev[0].F32(541786176, 18585600), m.dev[0].F32(616128576, 18585600), m.dev[0].F32(690470976, 18585600), m.dev[0].F32(764813376, 18585600), m.dev[0].F32(987332672, 1243275))
+	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(467956352, 18585600), m.dev[0].F32(542298752, 18585600), m.dev[0].F32(616641152, 18585600), m.dev[0].F32(690983552, 18585600), m.dev[0].F32(765325952, 18585600), m.dev[0].F32(987845248, 1243275))
 	// norm1 on GPU 1: backward of lrn
 	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[1].F32(418279680, 18585600), m.dev[1].F32(492622080, 18585600), m.dev[1].F32(566964480, 18585600), m.dev[1].F32(641306880, 18585600), m.dev[1].F32(715649280, 18585600), m.dev[1].F32(938168576, 1243275))
 
 	// conv1 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Backward(m.dev[0].F32(390373440, 19267584), m.dev[0].F32(0, 17424), m.dev[0].F32(467443776, 18585600), m.dev[0].F32(764813376, 18585600), nil, m.dev[0].F32(260179072, 17424), m.dev[0].F32(260248768, 48), m.dev[0].F32(987332672, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Backward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(467956352, 18585600), m.dev[0].F32(765325952, 18585600), nil, m.dev[0].F32(337761984, 17424), m.dev[0].F32(337831680, 48), m.dev[0].F32(987845248, 1243275))
 	// conv1 on GPU 1: backward of conv
 	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Backward(m.dev[1].F32(341209344, 19267584), m.dev[1].F32(0, 17424), m.dev[1].F32(418279680, 18585600), m.dev[1].F32(715649280, 18585600), nil, m.dev[1].F32(227403008, 17424), m.dev[1].F32(227472704, 48), m.dev[1].F32(938168576, 1243275))
 
 	// SGD update of every weight and bias, on the device that holds it.
 
 	// SGD on conv1.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(0, 17424), m.dev[0].F32(260179072, 17424), m.dev[0].F32(260248960, 17424))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77070848, 17424), m.dev[0].F32(337761984, 17424), m.dev[0].F32(337831872, 17424))
 	// SGD on conv1.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(69696, 48), m.dev[0].F32(260248768, 48), m.dev[0].F32(260318656, 48))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77140544, 48), m.dev[0].F32(337831680, 48), m.dev[0].F32(337901568, 48))
 	// SGD on conv1.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(0, 17424), m.dev[1].F32(227403008, 17424), m.dev[1].F32(227472896, 17424))
 	// SGD on conv1.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(69696, 48), m.dev[1].F32(227472704, 48), m.dev[1].F32(227542592, 48))
 
 	// SGD on conv2.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(69888, 153600), m.dev[0].F32(259564160, 153600), m.dev[0].F32(260318848, 153600))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77140736, 153600), m.dev[0].F32(337147072, 153600), m.dev[0].F32(337901760, 153600))
 	// SGD on conv2.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(684288, 128), m.dev[0].F32(260178560, 128), m.dev[0].F32(260933248, 128))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77755136, 128), m.dev[0].F32(337761472, 128), m.dev[0].F32(338516160, 128))
 	// SGD on conv2.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(69888, 153600), m.dev[1].F32(226788096, 153600), m.dev[1].F32(227542784, 153600))
 	// SGD on conv2.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(684288, 128), m.dev[1].F32(227402496, 128), m.dev[1].F32(228157184, 128))
 
 	// SGD on conv3.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(684800, 442368), m.dev[0].F32(257793920, 442368), m.dev[0].F32(260933760, 442368))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77755648, 442368), m.dev[0].F32(335376832, 442368), m.dev[0].F32(338516672, 442368))
 	// SGD on conv3.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(2454272, 192), m.dev[0].F32(259563392, 192), m.dev[0].F32(262703232, 192))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(79525120, 192), m.dev[0].F32(337146304, 192), m.dev[0].F32(340286144, 192))
 	// SGD on conv3.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(684800, 442368), m.dev[1].F32(225017856, 442368), m.dev[1].F32(228157696, 442368))
 	// SGD on conv3.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(2454272, 192), m.dev[1].F32(226787328, 192), m.dev[1].F32(229927168, 192))
 
 	// SGD on conv4.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(2455040, 331776), m.dev[0].F32(256466048, 331776), m.dev[0].F32(262704000, 331776))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(79525888, 331776), m.dev[0].F32(334048960, 331776), m.dev[0].F32(340286912, 331776))
 	// SGD on conv4.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(3782144, 192), m.dev[0].F32(257793152, 192), m.dev[0].F32(264031104, 192))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(80852992, 192), m.dev[0].F32(335376064, 192), m.dev[0].F32(341614016, 192))
 	// SGD on conv4.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(2455040, 331776), m.dev[1].F32(223689984, 331776), m.dev[1].F32(229927936, 331776))
 	// SGD on conv4.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(3782144, 192), m.dev[1].F32(225017088, 192), m.dev[1].F32(231255040, 192))
 
 	// SGD on conv5.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(3782912, 221184), m.dev[0].F32(255580800, 221184), m.dev[0].F32(264031872, 221184))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(80853760, 221184), m.dev[0].F32(333163712, 221184), m.dev[0].F32(341614784, 221184))
 	// SGD on conv5.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(4667648, 128), m.dev[0].F32(256465536, 128), m.dev[0].F32(264916608, 128))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(81738496, 128), m.dev[0].F32(334048448, 128), m.dev[0].F32(342499520, 128))
 	// SGD on conv5.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(3782912, 221184), m.dev[1].F32(222804736, 221184), m.dev[1].F32(231255808, 221184))
 	// SGD on conv5.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(4667648, 128), m.dev[1].F32(223689472, 128), m.dev[1].F32(232140544, 128))
 
 	// SGD on fc6.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(4668160, 18874368), m.dev[0].F32(180075136, 18874368), m.dev[0].F32(264917120, 18874368))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(81739008, 18874368), m.dev[0].F32(257658048, 18874368), m.dev[0].F32(342500032, 18874368))
 	// SGD on fc6.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(80165632, 2048), m.dev[0].F32(255572608, 2048), m.dev[0].F32(340414592, 2048))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(157236480, 2048), m.dev[0].F32(333155520, 2048), m.dev[0].F32(417997504, 2048))
 	// SGD on fc6.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(4668160, 18874368), m.dev[1].F32(147299072, 18874368), m.dev[1].F32(232141056, 18874368))
 	// SGD on fc6.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(80165632, 2048), m.dev[1].F32(222796544, 2048), m.dev[1].F32(307638528, 2048))
 
 	// SGD on fc7.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(80173824, 8388608), m.dev[0].F32(146512512, 8388608), m.dev[0].F32(340422784, 8388608))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(157244672, 8388608), m.dev[0].F32(224095424, 8388608), m.dev[0].F32(418005696, 8388608))
 	// SGD on fc7.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(113728256, 2048), m.dev[0].F32(180066944, 2048), m.dev[0].F32(373977216, 2048))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(190799104, 2048), m.dev[0].F32(257649856, 2048), m.dev[0].F32(451560128, 2048))
 	// SGD on fc7.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(80173824, 8388608), m.dev[1].F32(113736448, 8388608), m.dev[1].F32(307646720, 8388608))
 	// SGD on fc7.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(113728256, 2048), m.dev[1].F32(147290880, 2048), m.dev[1].F32(341201152, 2048))
 
 	// SGD on fc8.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(113736448, 4096000), m.dev[0].F32(130124480, 4096000), m.dev[0].F32(373985408, 4096000))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(190807296, 4096000), m.dev[0].F32(207707392, 4096000), m.dev[0].F32(451568320, 4096000))
 	// SGD on fc8.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(130120448, 1000), m.dev[0].F32(146508480, 1000), m.dev[0].F32(390369408, 1000))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(207191296, 1000), m.dev[0].F32(224091392, 1000), m.dev[0].F32(467952320, 1000))
 	return loss
 }
 
@@ -742,215 +742,215 @@ func (m *Model) view(t tensor) []float32 {
 // as in weight files: conv [filters, channels/groups, kernel, kernel], fc [out,
 // in].
 var params = []tensor{
-	{"conv1.gpu0.weight", 0, 0, 17424, []int{48, 3, 11, 11}},
-	{"conv1.gpu0.bias", 0, 69696, 48, []int{48}},
+	{"conv1.gpu0.weight", 0, 77070848, 17424, []int{48, 3, 11, 11}},
+	{"conv1.gpu0.bias", 0, 77140544, 48, []int{48}},
 	{"conv1.gpu1.weight", 1, 0, 17424, []int{48, 3, 11, 11}},
 	{"conv1.gpu1.bias", 1, 69696, 48, []int{48}},
-	{"conv2.gpu0.weight", 0, 69888, 153600, []int{128, 48, 5, 5}},
-	{"conv2.gpu0.bias", 0, 684288, 128, []int{128}},
+	{"conv2.gpu0.weight", 0, 77140736, 153600, []int{128, 48, 5, 5}},
+	{"conv2.gpu0.bias", 0, 77755136, 128, []int{128}},
 	{"conv2.gpu1.weight", 1, 69888, 153600, []int{128, 48, 5, 5}},
 	{"conv2.gpu1.bias", 1, 684288, 128, []int{128}},
-	{"conv3.gpu0.weight", 0, 684800, 442368, []int{192, 256, 3, 3}},
-	{"conv3.gpu0.bias", 0, 2454272, 192, []int{192}},
+	{"conv3.gpu0.weight", 0, 77755648, 442368, []int{192, 256, 3, 3}},
+	{"conv3.gpu0.bias", 0, 79525120, 192, []int{192}},
 	{"conv3.gpu1.weight", 1, 684800, 442368, []int{192, 256, 3, 3}},
 	{"conv3.gpu1.bias", 1, 2454272, 192, []int{192}},
-	{"conv4.gpu0.weight", 0, 2455040, 331776, []int{192, 192, 3, 3}},
-	{"conv4.gpu0.bias", 0, 3782144, 192, []int{192}},
+	{"conv4.gpu0.weight", 0, 79525888, 331776, []int{192, 192, 3, 3}},
+	{"conv4.gpu0.bias", 0, 80852992, 192, []int{192}},
 	{"conv4.gpu1.weight", 1, 2455040, 331776, []int{192, 192, 3, 3}},
 	{"conv4.gpu1.bias", 1, 3782144, 192, []int{192}},
-	{"conv5.gpu0.weight", 0, 3782912, 221184, []int{128, 192, 3, 3}},
-	{"conv5.gpu0.bias", 0, 4667648, 128, []int{128}},
+	{"conv5.gpu0.weight", 0, 80853760, 221184, []int{128, 192, 3, 3}},
+	{"conv5.gpu0.bias", 0, 81738496, 128, []int{128}},
 	{"conv5.gpu1.weight", 1, 3782912, 221184, []int{128, 192, 3, 3}},
 	{"conv5.gpu1.bias", 1, 4667648, 128, []int{128}},
-	{"fc6.gpu0.weight", 0, 4668160, 18874368, []int{2048, 9216}},
-	{"fc6.gpu0.bias", 0, 80165632, 2048, []int{2048}},
+	{"fc6.gpu0.weight", 0, 81739008, 18874368, []int{2048, 9216}},
+	{"fc6.gpu0.bias", 0, 157236480, 2048, []int{2048}},
 	{"fc6.gpu1.weight", 1, 4668160, 18874368, []int{2048, 9216}},
 	{"fc6.gpu1.bias", 1, 80165632, 2048, []int{2048}},
-	{"fc7.gpu0.weight", 0, 80173824, 8388608, []int{2048, 4096}},
-	{"fc7.gpu0.bias", 0, 113728256, 2048, []int{2048}},
+	{"fc7.gpu0.weight", 0, 157244672, 8388608, []int{2048, 4096}},
+	{"fc7.gpu0.bias", 0, 190799104, 2048, []int{2048}},
 	{"fc7.gpu1.weight", 1, 80173824, 8388608, []int{2048, 4096}},
 	{"fc7.gpu1.bias", 1, 113728256, 2048, []int{2048}},
-	{"fc8.weight", 0, 113736448, 4096000, []int{1000, 4096}},
-	{"fc8.bias", 0, 130120448, 1000, []int{1000}},
+	{"fc8.weight", 0, 190807296, 4096000, []int{1000, 4096}},
+	{"fc8.bias", 0, 207191296, 1000, []int{1000}},
 }
 
 // buffers are the float32 buffers of the training program, for Buffer.
 var buffers = []tensor{
-	{"scratch.dev0", 0, 987332672, 1243275, []int{1243275}},
+	{"scratch.dev0", 0, 987845248, 1243275, []int{1243275}},
 	{"scratch.dev1", 1, 938168576, 1243275, []int{1243275}},
-	{"data", 0, 390373440, 19267584, []int{128, 3, 224, 224}},
+	{"data", 0, 0, 19267584, []int{128, 3, 224, 224}},
 	{"data.dev1", 1, 341209344, 19267584, []int{128, 3, 224, 224}},
-	{"conv1.gpu0.out", 0, 467443776, 18585600, []int{128, 48, 55, 55}},
-	{"conv1.gpu0.weight", 0, 0, 17424, []int{48, 3, 11, 11}},
-	{"conv1.gpu0.bias", 0, 69696, 48, []int{48}},
+	{"conv1.gpu0.out", 0, 467956352, 18585600, []int{128, 48, 55, 55}},
+	{"conv1.gpu0.weight", 0, 77070848, 17424, []int{48, 3, 11, 11}},
+	{"conv1.gpu0.bias", 0, 77140544, 48, []int{48}},
 	{"conv1.gpu1.out", 1, 418279680, 18585600, []int{128, 48, 55, 55}},
 	{"conv1.gpu1.weight", 1, 0, 17424, []int{48, 3, 11, 11}},
 	{"conv1.gpu1.bias", 1, 69696, 48, []int{48}},
-	{"norm1.gpu0.out", 0, 541786176, 18585600, []int{128, 48, 55, 55}},
-	{"norm1.gpu0.scale", 0, 616128576, 18585600, []int{128, 48, 55, 55}},
+	{"norm1.gpu0.out", 0, 542298752, 18585600, []int{128, 48, 55, 55}},
+	{"norm1.gpu0.scale", 0, 616641152, 18585600, []int{128, 48, 55, 55}},
 	{"norm1.gpu1.out", 1, 492622080, 18585600, []int{128, 48, 55, 55}},
 	{"norm1.gpu1.scale", 1, 566964480, 18585600, []int{128, 48, 55, 55}},
-	{"pool1.gpu0.out", 0, 929349696, 4478976, []int{128, 48, 27, 27}},
+	{"pool1.gpu0.out", 0, 929862272, 4478976, []int{128, 48, 27, 27}},
 	{"pool1.gpu1.out", 1, 880185600, 4478976, []int{128, 48, 27, 27}},
-	{"conv2.gpu0.out", 0, 690470976, 11943936, []int{128, 128, 27, 27}},
-	{"conv2.gpu0.weight", 0, 69888, 153600, []int{128, 48, 5, 5}},
-	{"conv2.gpu0.bias", 0, 684288, 128, []int{128}},
+	{"conv2.gpu0.out", 0, 690983552, 11943936, []int{128, 128, 27, 27}},
+	{"conv2.gpu0.weight", 0, 77140736, 153600, []int{128, 48, 5, 5}},
+	{"conv2.gpu0.bias", 0, 77755136, 128, []int{128}},
 	{"conv2.gpu1.out", 1, 641306880, 11943936, []int{128, 128, 27, 27}},
 	{"conv2.gpu1.weight", 1, 69888, 153600, []int{128, 48, 5, 5}},
 	{"conv2.gpu1.bias", 1, 684288, 128, []int{128}},
-	{"norm2.gpu0.out", 0, 738246720, 11943936, []int{128, 128, 27, 27}},
-	{"norm2.gpu0.scale", 0, 786022464, 11943936, []int{128, 128, 27, 27}},
+	{"norm2.gpu0.out", 0, 738759296, 11943936, []int{128, 128, 27, 27}},
+	{"norm2.gpu0.scale", 0, 786535040, 11943936, []int{128, 128, 27, 27}},
 	{"norm2.gpu1.out", 1, 689082624, 11943936, []int{128, 128, 27, 27}},
 	{"norm2.gpu1.scale", 1, 736858368, 11943936, []int{128, 128, 27, 27}},
-	{"pool2.gpu0.out", 0, 855949376, 2768896, []int{128, 128, 13, 13}},
+	{"pool2.gpu0.out", 0, 856461952, 2768896, []int{128, 128, 13, 13}},
 	{"pool2.gpu1.out", 1, 806785280, 2768896, []int{128, 128, 13, 13}},
-	{"conv3.gpu0.in", 0, 833798208, 5537792, []int{128, 256, 13, 13}},
-	{"conv3.gpu0.out", 0, 878100544, 4153344, []int{128, 192, 13, 13}},
-	{"conv3.gpu0.weight", 0, 684800, 442368, []int{192, 256, 3, 3}},
-	{"conv3.gpu0.bias", 0, 2454272, 192, []int{192}},
+	{"conv3.gpu0.in", 0, 834310784, 5537792, []int{128, 256, 13, 13}},
+	{"conv3.gpu0.out", 0, 878613120, 4153344, []int{128, 192, 13, 13}},
+	{"conv3.gpu0.weight", 0, 77755648, 442368, []int{192, 256, 3, 3}},
+	{"conv3.gpu0.bias", 0, 79525120, 192, []int{192}},
 	{"conv3.gpu1.in", 1, 784634112, 5537792, []int{128, 256, 13, 13}},
 	{"conv3.gpu1.out", 1, 828936448, 4153344, []int{128, 192, 13, 13}},
 	{"conv3.gpu1.weight", 1, 684800, 442368, []int{192, 256, 3, 3}},
 	{"conv3.gpu1.bias", 1, 2454272, 192, []int{192}},
-	{"conv4.gpu0.out", 0, 855949376, 4153344, []int{128, 192, 13, 13}},
-	{"conv4.gpu0.weight", 0, 2455040, 331776, []int{192, 192, 3, 3}},
-	{"conv4.gpu0.bias", 0, 3782144, 192, []int{192}},
+	{"conv4.gpu0.out", 0, 856461952, 4153344, []int{128, 192, 13, 13}},
+	{"conv4.gpu0.weight", 0, 79525888, 331776, []int{192, 192, 3, 3}},
+	{"conv4.gpu0.bias", 0, 80852992, 192, []int{192}},
 	{"conv4.gpu1.out", 1, 806785280, 4153344, []int{128, 192, 13, 13}},
 	{"conv4.gpu1.weight", 1, 2455040, 331776, []int{192, 192, 3, 3}},
 	{"conv4.gpu1.bias", 1, 3782144, 192, []int{192}},
-	{"conv5.gpu0.out", 0, 911327296, 2768896, []int{128, 128, 13, 13}},
-	{"conv5.gpu0.weight", 0, 3782912, 221184, []int{128, 192, 3, 3}},
-	{"conv5.gpu0.bias", 0, 4667648, 128, []int{128}},
+	{"conv5.gpu0.out", 0, 911839872, 2768896, []int{128, 128, 13, 13}},
+	{"conv5.gpu0.weight", 0, 80853760, 221184, []int{128, 192, 3, 3}},
+	{"conv5.gpu0.bias", 0, 81738496, 128, []int{128}},
 	{"conv5.gpu1.out", 1, 862163200, 2768896, []int{128, 128, 13, 13}},
 	{"conv5.gpu1.weight", 1, 3782912, 221184, []int{128, 192, 3, 3}},
 	{"conv5.gpu1.bias", 1, 4667648, 128, []int{128}},
-	{"pool5.gpu0.out", 0, 894713920, 589824, []int{128, 128, 6, 6}},
+	{"pool5.gpu0.out", 0, 895226496, 589824, []int{128, 128, 6, 6}},
 	{"pool5.gpu1.out", 1, 845549824, 589824, []int{128, 128, 6, 6}},
-	{"fc6.gpu0.in", 0, 872562752, 1179648, []int{128, 256, 6, 6}},
-	{"fc6.gpu0.out", 0, 903888960, 262144, []int{128, 2048}},
-	{"fc6.gpu0.weight", 0, 4668160, 18874368, []int{2048, 9216}},
-	{"fc6.gpu0.bias", 0, 80165632, 2048, []int{2048}},
+	{"fc6.gpu0.in", 0, 873075328, 1179648, []int{128, 256, 6, 6}},
+	{"fc6.gpu0.out", 0, 904401536, 262144, []int{128, 2048}},
+	{"fc6.gpu0.weight", 0, 81739008, 18874368, []int{2048, 9216}},
+	{"fc6.gpu0.bias", 0, 157236480, 2048, []int{2048}},
 	{"fc6.gpu1.in", 1, 823398656, 1179648, []int{128, 256, 6, 6}},
 	{"fc6.gpu1.out", 1, 852627712, 262144, []int{128, 2048}},
 	{"fc6.gpu1.weight", 1, 4668160, 18874368, []int{2048, 9216}},
 	{"fc6.gpu1.bias", 1, 80165632, 2048, []int{2048}},
-	{"drop6.gpu0.out", 0, 896811072, 262144, []int{128, 2048}},
+	{"drop6.gpu0.out", 0, 897323648, 262144, []int{128, 2048}},
 	{"drop6.gpu1.out", 1, 847646976, 262144, []int{128, 2048}},
-	{"fc7.gpu0.in", 0, 894713920, 524288, []int{128, 4096}},
-	{"fc7.gpu0.out", 0, 904937536, 262144, []int{128, 2048}},
-	{"fc7.gpu0.weight", 0, 80173824, 8388608, []int{2048, 4096}},
-	{"fc7.gpu0.bias", 0, 113728256, 2048, []int{2048}},
+	{"fc7.gpu0.in", 0, 895226496, 524288, []int{128, 4096}},
+	{"fc7.gpu0.out", 0, 905450112, 262144, []int{128, 2048}},
+	{"fc7.gpu0.weight", 0, 157244672, 8388608, []int{2048, 4096}},
+	{"fc7.gpu0.bias", 0, 190799104, 2048, []int{2048}},
 	{"fc7.gpu1.in", 1, 845549824, 524288, []int{128, 4096}},
 	{"fc7.gpu1.out", 1, 853676288, 262144, []int{128, 2048}},
 	{"fc7.gpu1.weight", 1, 80173824, 8388608, []int{2048, 4096}},
 	{"fc7.gpu1.bias", 1, 113728256, 2048, []int{2048}},
-	{"drop7.gpu0.out", 0, 901791808, 262144, []int{128, 2048}},
+	{"drop7.gpu0.out", 0, 902304384, 262144, []int{128, 2048}},
 	{"drop7.gpu1.out", 1, 847646976, 262144, []int{128, 2048}},
-	{"fc8.in", 0, 896811072, 524288, []int{128, 4096}},
-	{"fc8.out", 0, 877281344, 128000, []int{128, 1000}},
-	{"fc8.weight", 0, 113736448, 4096000, []int{1000, 4096}},
-	{"fc8.bias", 0, 130120448, 1000, []int{1000}},
-	{"loss.out", 0, 992305792, 128000, []int{128, 1000}},
-	{"loss", 0, 992818304, 1, []int{1}},
-	{"fc8.out.grad", 0, 898908224, 128000, []int{128, 1000}},
-	{"fc8.in.grad", 0, 901791808, 524288, []int{128, 4096}},
-	{"fc8.weight.grad", 0, 130124480, 4096000, []int{1000, 4096}},
-	{"fc8.bias.grad", 0, 146508480, 1000, []int{1000}},
-	{"drop7.gpu0.out.grad", 0, 896811072, 262144, []int{128, 2048}},
+	{"fc8.in", 0, 897323648, 524288, []int{128, 4096}},
+	{"fc8.out", 0, 877793920, 128000, []int{128, 1000}},
+	{"fc8.weight", 0, 190807296, 4096000, []int{1000, 4096}},
+	{"fc8.bias", 0, 207191296, 1000, []int{1000}},
+	{"loss.out", 0, 207195328, 128000, []int{128, 1000}},
+	{"loss", 0, 207707328, 1, []int{1}},
+	{"fc8.out.grad", 0, 899420800, 128000, []int{128, 1000}},
+	{"fc8.in.grad", 0, 902304384, 524288, []int{128, 4096}},
+	{"fc8.weight.grad", 0, 207707392, 4096000, []int{1000, 4096}},
+	{"fc8.bias.grad", 0, 224091392, 1000, []int{1000}},
+	{"drop7.gpu0.out.grad", 0, 897323648, 262144, []int{128, 2048}},
 	{"drop7.gpu1.out.grad", 1, 847646976, 262144, []int{128, 2048}},
-	{"fc7.gpu0.out.grad", 0, 901791808, 262144, []int{128, 2048}},
+	{"fc7.gpu0.out.grad", 0, 902304384, 262144, []int{128, 2048}},
 	{"fc7.gpu1.out.grad", 1, 854724864, 262144, []int{128, 2048}},
-	{"fc7.gpu0.in.grad", 0, 896811072, 524288, []int{128, 4096}},
+	{"fc7.gpu0.in.grad", 0, 897323648, 524288, []int{128, 4096}},
 	{"fc7.gpu1.in.grad", 1, 847646976, 524288, []int{128, 4096}},
-	{"fc7.gpu0.weight.grad", 0, 146512512, 8388608, []int{2048, 4096}},
-	{"fc7.gpu0.bias.grad", 0, 180066944, 2048, []int{2048}},
+	{"fc7.gpu0.weight.grad", 0, 224095424, 8388608, []int{2048, 4096}},
+	{"fc7.gpu0.bias.grad", 0, 257649856, 2048, []int{2048}},
 	{"fc7.gpu1.weight.grad", 1, 113736448, 8388608, []int{2048, 4096}},
 	{"fc7.gpu1.bias.grad", 1, 147290880, 2048, []int{2048}},
-	{"drop6.gpu0.out.grad", 0, 894713920, 262144, []int{128, 2048}},
+	{"drop6.gpu0.out.grad", 0, 895226496, 262144, []int{128, 2048}},
 	{"drop6.gpu1.out.grad", 1, 845549824, 262144, []int{128, 2048}},
-	{"fc7.gpu1.in.grad.to0", 0, 895762496, 262144, []int{128, 2048}},
-	{"fc6.gpu0.out.grad", 0, 901791808, 262144, []int{128, 2048}},
+	{"fc7.gpu1.in.grad.to0", 0, 896275072, 262144, []int{128, 2048}},
+	{"fc6.gpu0.out.grad", 0, 902304384, 262144, []int{128, 2048}},
 	{"fc6.gpu1.out.grad", 1, 853676288, 262144, []int{128, 2048}},
-	{"fc6.gpu0.in.grad", 0, 894713920, 1179648, []int{128, 256, 6, 6}},
+	{"fc6.gpu0.in.grad", 0, 895226496, 1179648, []int{128, 256, 6, 6}},
 	{"fc6.gpu1.in.grad", 1, 845549824, 1179648, []int{128, 256, 6, 6}},
-	{"fc6.gpu0.weight.grad", 0, 180075136, 18874368, []int{2048, 9216}},
-	{"fc6.gpu0.bias.grad", 0, 255572608, 2048, []int{2048}},
+	{"fc6.gpu0.weight.grad", 0, 257658048, 18874368, []int{2048, 9216}},
+	{"fc6.gpu0.bias.grad", 0, 333155520, 2048, []int{2048}},
 	{"fc6.gpu1.weight.grad", 1, 147299072, 18874368, []int{2048, 9216}},
 	{"fc6.gpu1.bias.grad", 1, 222796544, 2048, []int{2048}},
-	{"pool5.gpu0.out.grad", 0, 872562752, 589824, []int{128, 128, 6, 6}},
+	{"pool5.gpu0.out.grad", 0, 873075328, 589824, []int{128, 128, 6, 6}},
 	{"pool5.gpu1.out.grad", 1, 823398656, 589824, []int{128, 128, 6, 6}},
-	{"fc6.gpu1.in.grad.to0", 0, 874922048, 589824, []int{128, 128, 6, 6}},
-	{"conv5.gpu0.out.grad", 0, 976257088, 2768896, []int{128, 128, 13, 13}},
+	{"fc6.gpu1.in.grad.to0", 0, 875434624, 589824, []int{128, 128, 6, 6}},
+	{"conv5.gpu0.out.grad", 0, 976769664, 2768896, []int{128, 128, 13, 13}},
 	{"conv5.gpu1.out.grad", 1, 927092992, 2768896, []int{128, 128, 13, 13}},
-	{"conv4.gpu0.out.grad", 0, 894713920, 4153344, []int{128, 192, 13, 13}},
+	{"conv4.gpu0.out.grad", 0, 895226496, 4153344, []int{128, 192, 13, 13}},
 	{"conv4.gpu1.out.grad", 1, 845549824, 4153344, []int{128, 192, 13, 13}},
-	{"conv5.gpu0.weight.grad", 0, 255580800, 221184, []int{128, 192, 3, 3}},
-	{"conv5.gpu0.bias.grad", 0, 256465536, 128, []int{128}},
+	{"conv5.gpu0.weight.grad", 0, 333163712, 221184, []int{128, 192, 3, 3}},
+	{"conv5.gpu0.bias.grad", 0, 334048448, 128, []int{128}},
 	{"conv5.gpu1.weight.grad", 1, 222804736, 221184, []int{128, 192, 3, 3}},
 	{"conv5.gpu1.bias.grad", 1, 223689472, 128, []int{128}},
-	{"conv3.gpu0.out.grad", 0, 911327296, 4153344, []int{128, 192, 13, 13}},
+	{"conv3.gpu0.out.grad", 0, 911839872, 4153344, []int{128, 192, 13, 13}},
 	{"conv3.gpu1.out.grad", 1, 862163200, 4153344, []int{128, 192, 13, 13}},
-	{"conv4.gpu0.weight.grad", 0, 256466048, 331776, []int{192, 192, 3, 3}},
-	{"conv4.gpu0.bias.grad", 0, 257793152, 192, []int{192}},
+	{"conv4.gpu0.weight.grad", 0, 334048960, 331776, []int{192, 192, 3, 3}},
+	{"conv4.gpu0.bias.grad", 0, 335376064, 192, []int{192}},
 	{"conv4.gpu1.weight.grad", 1, 223689984, 331776, []int{192, 192, 3, 3}},
 	{"conv4.gpu1.bias.grad", 1, 225017088, 192, []int{192}},
-	{"conv3.gpu0.in.grad", 0, 855949376, 5537792, []int{128, 256, 13, 13}},
+	{"conv3.gpu0.in.grad", 0, 856461952, 5537792, []int{128, 256, 13, 13}},
 	{"conv3.gpu1.in.grad", 1, 806785280, 5537792, []int{128, 256, 13, 13}},
-	{"conv3.gpu0.weight.grad", 0, 257793920, 442368, []int{192, 256, 3, 3}},
-	{"conv3.gpu0.bias.grad", 0, 259563392, 192, []int{192}},
+	{"conv3.gpu0.weight.grad", 0, 335376832, 442368, []int{192, 256, 3, 3}},
+	{"conv3.gpu0.bias.grad", 0, 337146304, 192, []int{192}},
 	{"conv3.gpu1.weight.grad", 1, 225017856, 442368, []int{192, 256, 3, 3}},
 	{"conv3.gpu1.bias.grad", 1, 226787328, 192, []int{192}},
-	{"pool2.gpu0.out.grad", 0, 881573952, 2768896, []int{128, 128, 13, 13}},
+	{"pool2.gpu0.out.grad", 0, 882086528, 2768896, []int{128, 128, 13, 13}},
 	{"pool2.gpu1.out.grad", 1, 832409856, 2768896, []int{128, 128, 13, 13}},
-	{"conv3.gpu1.in.grad.to0", 0, 833798208, 2768896, []int{128, 128, 13, 13}},
-	{"norm2.gpu0.out.grad", 0, 833798208, 11943936, []int{128, 128, 27, 27}},
+	{"conv3.gpu1.in.grad.to0", 0, 834310784, 2768896, []int{128, 128, 13, 13}},
+	{"norm2.gpu0.out.grad", 0, 834310784, 11943936, []int{128, 128, 27, 27}},
 	{"norm2.gpu1.out.grad", 1, 784634112, 11943936, []int{128, 128, 27, 27}},
-	{"conv2.gpu0.out.grad", 0, 881573952, 11943936, []int{128, 128, 27, 27}},
+	{"conv2.gpu0.out.grad", 0, 882086528, 11943936, []int{128, 128, 27, 27}},
 	{"conv2.gpu1.out.grad", 1, 832409856, 11943936, []int{128, 128, 27, 27}},
-	{"pool1.gpu0.out.grad", 0, 764813376, 4478976, []int{128, 48, 27, 27}},
+	{"pool1.gpu0.out.grad", 0, 765325952, 4478976, []int{128, 48, 27, 27}},
 	{"pool1.gpu1.out.grad", 1, 715649280, 4478976, []int{128, 48, 27, 27}},
-	{"conv2.gpu0.weight.grad", 0, 259564160, 153600, []int{128, 48, 5, 5}},
-	{"conv2.gpu0.bias.grad", 0, 260178560, 128, []int{128}},
+	{"conv2.gpu0.weight.grad", 0, 337147072, 153600, []int{128, 48, 5, 5}},
+	{"conv2.gpu0.bias.grad", 0, 337761472, 128, []int{128}},
 	{"conv2.gpu1.weight.grad", 1, 226788096, 153600, []int{128, 48, 5, 5}},
 	{"conv2.gpu1.bias.grad", 1, 227402496, 128, []int{128}},
-	{"norm1.gpu0.out.grad", 0, 690470976, 18585600, []int{128, 48, 55, 55}},
+	{"norm1.gpu0.out.grad", 0, 690983552, 18585600, []int{128, 48, 55, 55}},
 	{"norm1.gpu1.out.grad", 1, 641306880, 18585600, []int{128, 48, 55, 55}},
-	{"conv1.gpu0.out.grad", 0, 764813376, 18585600, []int{128, 48, 55, 55}},
+	{"conv1.gpu0.out.grad", 0, 765325952, 18585600, []int{128, 48, 55, 55}},
 	{"conv1.gpu1.out.grad", 1, 715649280, 18585600, []int{128, 48, 55, 55}},
-	{"conv1.gpu0.weight.grad", 0, 260179072, 17424, []int{48, 3, 11, 11}},
-	{"conv1.gpu0.bias.grad", 0, 260248768, 48, []int{48}},
+	{"conv1.gpu0.weight.grad", 0, 337761984, 17424, []int{48, 3, 11, 11}},
+	{"conv1.gpu0.bias.grad", 0, 337831680, 48, []int{48}},
 	{"conv1.gpu1.weight.grad", 1, 227403008, 17424, []int{48, 3, 11, 11}},
 	{"conv1.gpu1.bias.grad", 1, 227472704, 48, []int{48}},
-	{"conv1.gpu0.weight.momentum", 0, 260248960, 17424, []int{48, 3, 11, 11}},
-	{"conv1.gpu0.bias.momentum", 0, 260318656, 48, []int{48}},
+	{"conv1.gpu0.weight.momentum", 0, 337831872, 17424, []int{48, 3, 11, 11}},
+	{"conv1.gpu0.bias.momentum", 0, 337901568, 48, []int{48}},
 	{"conv1.gpu1.weight.momentum", 1, 227472896, 17424, []int{48, 3, 11, 11}},
 	{"conv1.gpu1.bias.momentum", 1, 227542592, 48, []int{48}},
-	{"conv2.gpu0.weight.momentum", 0, 260318848, 153600, []int{128, 48, 5, 5}},
-	{"conv2.gpu0.bias.momentum", 0, 260933248, 128, []int{128}},
+	{"conv2.gpu0.weight.momentum", 0, 337901760, 153600, []int{128, 48, 5, 5}},
+	{"conv2.gpu0.bias.momentum", 0, 338516160, 128, []int{128}},
 	{"conv2.gpu1.weight.momentum", 1, 227542784, 153600, []int{128, 48, 5, 5}},
 	{"conv2.gpu1.bias.momentum", 1, 228157184, 128, []int{128}},
-	{"conv3.gpu0.weight.momentum", 0, 260933760, 442368, []int{192, 256, 3, 3}},
-	{"conv3.gpu0.bias.momentum", 0, 262703232, 192, []int{192}},
+	{"conv3.gpu0.weight.momentum", 0, 338516672, 442368, []int{192, 256, 3, 3}},
+	{"conv3.gpu0.bias.momentum", 0, 340286144, 192, []int{192}},
 	{"conv3.gpu1.weight.momentum", 1, 228157696, 442368, []int{192, 256, 3, 3}},
 	{"conv3.gpu1.bias.momentum", 1, 229927168, 192, []int{192}},
-	{"conv4.gpu0.weight.momentum", 0, 262704000, 331776, []int{192, 192, 3, 3}},
-	{"conv4.gpu0.bias.momentum", 0, 264031104, 192, []int{192}},
+	{"conv4.gpu0.weight.momentum", 0, 340286912, 331776, []int{192, 192, 3, 3}},
+	{"conv4.gpu0.bias.momentum", 0, 341614016, 192, []int{192}},
 	{"conv4.gpu1.weight.momentum", 1, 229927936, 331776, []int{192, 192, 3, 3}},
 	{"conv4.gpu1.bias.momentum", 1, 231255040, 192, []int{192}},
-	{"conv5.gpu0.weight.momentum", 0, 264031872, 221184, []int{128, 192, 3, 3}},
-	{"conv5.gpu0.bias.momentum", 0, 264916608, 128, []int{128}},
+	{"conv5.gpu0.weight.momentum", 0, 341614784, 221184, []int{128, 192, 3, 3}},
+	{"conv5.gpu0.bias.momentum", 0, 342499520, 128, []int{128}},
 	{"conv5.gpu1.weight.momentum", 1, 231255808, 221184, []int{128, 192, 3, 3}},
 	{"conv5.gpu1.bias.momentum", 1, 232140544, 128, []int{128}},
-	{"fc6.gpu0.weight.momentum", 0, 264917120, 18874368, []int{2048, 9216}},
-	{"fc6.gpu0.bias.momentum", 0, 340414592, 2048, []int{2048}},
+	{"fc6.gpu0.weight.momentum", 0, 342500032, 18874368, []int{2048, 9216}},
+	{"fc6.gpu0.bias.momentum", 0, 417997504, 2048, []int{2048}},
 	{"fc6.gpu1.weight.momentum", 1, 232141056, 18874368, []int{2048, 9216}},
 	{"fc6.gpu1.bias.momentum", 1, 307638528, 2048, []int{2048}},
-	{"fc7.gpu0.weight.momentum", 0, 340422784, 8388608, []int{2048, 4096}},
-	{"fc7.gpu0.bias.momentum", 0, 373977216, 2048, []int{2048}},
+	{"fc7.gpu0.weight.momentum", 0, 418005696, 8388608, []int{2048, 4096}},
+	{"fc7.gpu0.bias.momentum", 0, 451560128, 2048, []int{2048}},
 	{"fc7.gpu1.weight.momentum", 1, 307646720, 8388608, []int{2048, 4096}},
 	{"fc7.gpu1.bias.momentum", 1, 341201152, 2048, []int{2048}},
-	{"fc8.weight.momentum", 0, 373985408, 4096000, []int{1000, 4096}},
-	{"fc8.bias.momentum", 0, 390369408, 1000, []int{1000}},
+	{"fc8.weight.momentum", 0, 451568320, 4096000, []int{1000, 4096}},
+	{"fc8.bias.momentum", 0, 467952320, 1000, []int{1000}},
 }
 
 // weightFileLimit bounds the weight files Load reads: the weights, and room for

@@ -88,7 +88,7 @@ const (
 const (
 	Devices                = 1
 	Device0ArenaBytes      = 1320024768 // device 0's whole arena
-	Device0PersistentBytes = 717579840  // weights, biases, their gradients and momenta, at the front
+	Device0PersistentBytes = 795162752  // weights, biases, their gradients and momenta, at the front
 )
 
 // Model is the network with its memory: one arena per device, allocated once by
@@ -113,22 +113,22 @@ func New() *Model {
 // Batch×InputChannels×InputHeight×InputWidth. Write them before every Infer or
 // TrainStep.
 func (m *Model) Input() []float32 {
-	return m.dev[0].F32(717579840, 19267584)
+	return m.dev[0].F32(0, 19267584)
 }
 
 // Labels returns the class of each image of the next training step, Batch values
 // in [0, Classes). Write them before every TrainStep.
 func (m *Model) Labels() []int32 {
-	return m.dev[0].I32(1320024192, 128)
+	return m.dev[0].I32(77070336, 128)
 }
 
 // Probabilities returns the softmax of the last Infer or TrainStep,
 // Batch×Classes.
 func (m *Model) Probabilities() []float32 {
 	if m.trained {
-		return m.dev[0].F32(1319512192, 128000)
+		return m.dev[0].F32(316264128, 128000)
 	}
-	return m.dev[0].F32(1022650496, 128000)
+	return m.dev[0].F32(316264128, 128000)
 }
 
 // Infer runs the inference program on Input: dropout at test scale, then the
@@ -199,37 +199,37 @@ func (m *Model) Params() map[string][]float32 {
 func (m *Model) Init(seed uint64) {
 	clear(m.dev[0].U8(0, Device0PersistentBytes))
 	// conv1.weight [48 3 11 11]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(0, 17424), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(0)))
+	cpu.FillNormal(m.dev[0].F32(77070848, 17424), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(0)))
 	// conv1.bias [48]: constant(0)
-	cpu.FillConstant(m.dev[0].F32(69696, 48), 0)
+	cpu.FillConstant(m.dev[0].F32(77140544, 48), 0)
 	// conv2.weight [128 48 5 5]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(69888, 153600), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(2)))
+	cpu.FillNormal(m.dev[0].F32(77140736, 153600), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(2)))
 	// conv2.bias [128]: constant(1)
-	cpu.FillConstant(m.dev[0].F32(684288, 128), 1)
+	cpu.FillConstant(m.dev[0].F32(77755136, 128), 1)
 	// conv3.weight [192 128 3 3]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(684800, 221184), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(4)))
+	cpu.FillNormal(m.dev[0].F32(77755648, 221184), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(4)))
 	// conv3.bias [192]: constant(0)
-	cpu.FillConstant(m.dev[0].F32(1569536, 192), 0)
+	cpu.FillConstant(m.dev[0].F32(78640384, 192), 0)
 	// conv4.weight [192 192 3 3]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(1570304, 331776), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(6)))
+	cpu.FillNormal(m.dev[0].F32(78641152, 331776), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(6)))
 	// conv4.bias [192]: constant(1)
-	cpu.FillConstant(m.dev[0].F32(2897408, 192), 1)
+	cpu.FillConstant(m.dev[0].F32(79968256, 192), 1)
 	// conv5.weight [256 192 3 3]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(2898176, 442368), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(8)))
+	cpu.FillNormal(m.dev[0].F32(79969024, 442368), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(8)))
 	// conv5.bias [256]: constant(1)
-	cpu.FillConstant(m.dev[0].F32(4667648, 256), 1)
+	cpu.FillConstant(m.dev[0].F32(81738496, 256), 1)
 	// fc6.weight [4096 9216]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(4668672, 37748736), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(10)))
+	cpu.FillNormal(m.dev[0].F32(81739520, 37748736), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(10)))
 	// fc6.bias [4096]: constant(1)
-	cpu.FillConstant(m.dev[0].F32(155663616, 4096), 1)
+	cpu.FillConstant(m.dev[0].F32(232734464, 4096), 1)
 	// fc7.weight [4096 4096]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(155680000, 16777216), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(12)))
+	cpu.FillNormal(m.dev[0].F32(232750848, 16777216), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(12)))
 	// fc7.bias [4096]: constant(1)
-	cpu.FillConstant(m.dev[0].F32(222788864, 4096), 1)
+	cpu.FillConstant(m.dev[0].F32(299859712, 4096), 1)
 	// fc8.weight [1000 4096]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(222805248, 4096000), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(14)))
+	cpu.FillNormal(m.dev[0].F32(299876096, 4096000), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(14)))
 	// fc8.bias [1000]: constant(0)
-	cpu.FillConstant(m.dev[0].F32(239189248, 1000), 0)
+	cpu.FillConstant(m.dev[0].F32(316260096, 1000), 0)
 	m.rng[0] = cpu.NewRNG(seed, 1)
 	m.trained = false
 }
@@ -287,52 +287,52 @@ func (m *Model) Load(r io.Reader) error {
 // into the probabilities.
 func (m *Model) infer() {
 	// conv1: conv 11×11/4 + relu, 3×224×224 → 48×55×55
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(717579840, 19267584), m.dev[0].F32(0, 17424), m.dev[0].F32(69696, 48), m.dev[0].F32(794650176, 18585600), m.dev[0].F32(1017677376, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(795162752, 18585600), m.dev[0].F32(1018189952, 1243275))
 
 	// norm1: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(794650176, 18585600), m.dev[0].F32(868992576, 18585600), m.dev[0].F32(943334976, 18585600))
+	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(795162752, 18585600), m.dev[0].F32(869505152, 18585600), m.dev[0].F32(943847552, 18585600))
 
 	// pool1: max pool 3/2, 48×55×55 → 48×27×27
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(868992576, 18585600), m.dev[0].F32(842425920, 4478976), m.dev[0].I32(794650176, 4478976))
+	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(869505152, 18585600), m.dev[0].F32(842938496, 4478976), m.dev[0].I32(795162752, 4478976))
 
 	// conv2: conv 5×5/1 + relu, 48×27×27 → 128×27×27
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(842425920, 4478976), m.dev[0].F32(69888, 153600), m.dev[0].F32(684288, 128), m.dev[0].F32(794650176, 11943936), m.dev[0].F32(1017677376, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(842938496, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(795162752, 11943936), m.dev[0].F32(1018189952, 1243275))
 
 	// norm2: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(794650176, 11943936), m.dev[0].F32(842425920, 11943936), m.dev[0].F32(890201664, 11943936))
+	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(795162752, 11943936), m.dev[0].F32(842938496, 11943936), m.dev[0].F32(890714240, 11943936))
 
 	// pool2: max pool 3/2, 128×27×27 → 128×13×13
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(842425920, 11943936), m.dev[0].F32(811263552, 2768896), m.dev[0].I32(794650176, 2768896))
+	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(842938496, 11943936), m.dev[0].F32(811776128, 2768896), m.dev[0].I32(795162752, 2768896))
 
 	// conv3: conv 3×3/1 + relu, 128×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 128, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(811263552, 2768896), m.dev[0].F32(684800, 221184), m.dev[0].F32(1569536, 192), m.dev[0].F32(794650176, 4153344), m.dev[0].F32(1017677376, 1243275))
+	cpu.Conv{N: 128, C: 128, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(811776128, 2768896), m.dev[0].F32(77755648, 221184), m.dev[0].F32(78640384, 192), m.dev[0].F32(795162752, 4153344), m.dev[0].F32(1018189952, 1243275))
 
 	// conv4: conv 3×3/1 + relu, 192×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(794650176, 4153344), m.dev[0].F32(1570304, 331776), m.dev[0].F32(2897408, 192), m.dev[0].F32(816801344, 4153344), m.dev[0].F32(1017677376, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(795162752, 4153344), m.dev[0].F32(78641152, 331776), m.dev[0].F32(79968256, 192), m.dev[0].F32(817313920, 4153344), m.dev[0].F32(1018189952, 1243275))
 
 	// conv5: conv 3×3/1 + relu, 192×13×13 → 256×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(816801344, 4153344), m.dev[0].F32(2898176, 442368), m.dev[0].F32(4667648, 256), m.dev[0].F32(794650176, 5537792), m.dev[0].F32(1017677376, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(817313920, 4153344), m.dev[0].F32(79969024, 442368), m.dev[0].F32(81738496, 256), m.dev[0].F32(795162752, 5537792), m.dev[0].F32(1018189952, 1243275))
 
 	// pool5: max pool 3/2, 256×13×13 → 256×6×6
-	cpu.MaxPool{N: 128, C: 256, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(794650176, 5537792), m.dev[0].F32(816801344, 1179648), m.dev[0].I32(821519936, 1179648))
+	cpu.MaxPool{N: 128, C: 256, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(795162752, 5537792), m.dev[0].F32(817313920, 1179648), m.dev[0].I32(822032512, 1179648))
 
 	// fc6: fc + relu, 9216 → 4096
-	cpu.FC{N: 128, In: 9216, Out: 4096, Act: cpu.ReLU}.Forward(m.dev[0].F32(816801344, 1179648), m.dev[0].F32(4668672, 37748736), m.dev[0].F32(155663616, 4096), m.dev[0].F32(794650176, 524288))
+	cpu.FC{N: 128, In: 9216, Out: 4096, Act: cpu.ReLU}.Forward(m.dev[0].F32(817313920, 1179648), m.dev[0].F32(81739520, 37748736), m.dev[0].F32(232734464, 4096), m.dev[0].F32(795162752, 524288))
 
 	// drop6: dropout at test time, outputs × 0.5
-	cpu.Dropout{Len: 524288, Rate: 0.5}.Test(m.dev[0].F32(794650176, 524288), m.dev[0].F32(796747328, 524288))
+	cpu.Dropout{Len: 524288, Rate: 0.5}.Test(m.dev[0].F32(795162752, 524288), m.dev[0].F32(797259904, 524288))
 
 	// fc7: fc + relu, 4096 → 4096
-	cpu.FC{N: 128, In: 4096, Out: 4096, Act: cpu.ReLU}.Forward(m.dev[0].F32(796747328, 524288), m.dev[0].F32(155680000, 16777216), m.dev[0].F32(222788864, 4096), m.dev[0].F32(794650176, 524288))
+	cpu.FC{N: 128, In: 4096, Out: 4096, Act: cpu.ReLU}.Forward(m.dev[0].F32(797259904, 524288), m.dev[0].F32(232750848, 16777216), m.dev[0].F32(299859712, 4096), m.dev[0].F32(795162752, 524288))
 
 	// drop7: dropout at test time, outputs × 0.5
-	cpu.Dropout{Len: 524288, Rate: 0.5}.Test(m.dev[0].F32(794650176, 524288), m.dev[0].F32(796747328, 524288))
+	cpu.Dropout{Len: 524288, Rate: 0.5}.Test(m.dev[0].F32(795162752, 524288), m.dev[0].F32(797259904, 524288))
 
 	// fc8: fc, 4096 → 1000
-	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Forward(m.dev[0].F32(796747328, 524288), m.dev[0].F32(222805248, 4096000), m.dev[0].F32(239189248, 1000), m.dev[0].F32(794650176, 128000))
+	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Forward(m.dev[0].F32(797259904, 524288), m.dev[0].F32(299876096, 4096000), m.dev[0].F32(316260096, 1000), m.dev[0].F32(795162752, 128000))
 
 	// loss: softmax over 1000 classes
-	cpu.SoftmaxLoss{N: 128, Classes: 1000}.Softmax(m.dev[0].F32(794650176, 128000), m.dev[0].F32(1022650496, 128000))
+	cpu.SoftmaxLoss{N: 128, Classes: 1000}.Softmax(m.dev[0].F32(795162752, 128000), m.dev[0].F32(316264128, 128000))
 }
 
 // train is the training program: 48 steps, the forward pass with dropout, the
@@ -341,145 +341,145 @@ func (m *Model) train(lr float32) (loss float64) {
 	// Forward pass.
 
 	// conv1: conv 11×11/4 + relu, 3×224×224 → 48×55×55
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(717579840, 19267584), m.dev[0].F32(0, 17424), m.dev[0].F32(69696, 48), m.dev[0].F32(794650176, 18585600), m.dev[0].F32(1314539072, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(795162752, 18585600), m.dev[0].F32(1315051648, 1243275))
 
 	// norm1: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(794650176, 18585600), m.dev[0].F32(868992576, 18585600), m.dev[0].F32(943334976, 18585600))
+	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(795162752, 18585600), m.dev[0].F32(869505152, 18585600), m.dev[0].F32(943847552, 18585600))
 
 	// pool1: max pool 3/2, 48×55×55 → 48×27×27
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(868992576, 18585600), m.dev[0].F32(1256556096, 4478976), m.dev[0].I32(1274472000, 4478976))
+	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(869505152, 18585600), m.dev[0].F32(1257068672, 4478976), m.dev[0].I32(1274984576, 4478976))
 
 	// conv2: conv 5×5/1 + relu, 48×27×27 → 128×27×27
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(1256556096, 4478976), m.dev[0].F32(69888, 153600), m.dev[0].F32(684288, 128), m.dev[0].F32(1017677376, 11943936), m.dev[0].F32(1314539072, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(1257068672, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(1018189952, 11943936), m.dev[0].F32(1315051648, 1243275))
 
 	// norm2: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(1017677376, 11943936), m.dev[0].F32(1065453120, 11943936), m.dev[0].F32(1113228864, 11943936))
+	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(1018189952, 11943936), m.dev[0].F32(1065965696, 11943936), m.dev[0].F32(1113741440, 11943936))
 
 	// pool2: max pool 3/2, 128×27×27 → 128×13×13
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(1065453120, 11943936), m.dev[0].F32(1292387904, 2768896), m.dev[0].I32(1303463488, 2768896))
+	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(1065965696, 11943936), m.dev[0].F32(1292900480, 2768896), m.dev[0].I32(1303976064, 2768896))
 
 	// conv3: conv 3×3/1 + relu, 128×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 128, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(1292387904, 2768896), m.dev[0].F32(684800, 221184), m.dev[0].F32(1569536, 192), m.dev[0].F32(1205306944, 4153344), m.dev[0].F32(1314539072, 1243275))
+	cpu.Conv{N: 128, C: 128, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(1292900480, 2768896), m.dev[0].F32(77755648, 221184), m.dev[0].F32(78640384, 192), m.dev[0].F32(1205819520, 4153344), m.dev[0].F32(1315051648, 1243275))
 
 	// conv4: conv 3×3/1 + relu, 192×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(1205306944, 4153344), m.dev[0].F32(1570304, 331776), m.dev[0].F32(2897408, 192), m.dev[0].F32(1221920320, 4153344), m.dev[0].F32(1314539072, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(1205819520, 4153344), m.dev[0].F32(78641152, 331776), m.dev[0].F32(79968256, 192), m.dev[0].F32(1222432896, 4153344), m.dev[0].F32(1315051648, 1243275))
 
 	// conv5: conv 3×3/1 + relu, 192×13×13 → 256×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(1221920320, 4153344), m.dev[0].F32(2898176, 442368), m.dev[0].F32(4667648, 256), m.dev[0].F32(1161004608, 5537792), m.dev[0].F32(1314539072, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(1222432896, 4153344), m.dev[0].F32(79969024, 442368), m.dev[0].F32(81738496, 256), m.dev[0].F32(1161517184, 5537792), m.dev[0].F32(1315051648, 1243275))
 
 	// pool5: max pool 3/2, 256×13×13 → 256×6×6
-	cpu.MaxPool{N: 128, C: 256, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(1161004608, 5537792), m.dev[0].F32(1183155776, 1179648), m.dev[0].I32(1238533696, 1179648))
+	cpu.MaxPool{N: 128, C: 256, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(1161517184, 5537792), m.dev[0].F32(1183668352, 1179648), m.dev[0].I32(1239046272, 1179648))
 
 	// fc6: fc + relu, 9216 → 4096
-	cpu.FC{N: 128, In: 9216, Out: 4096, Act: cpu.ReLU}.Forward(m.dev[0].F32(1183155776, 1179648), m.dev[0].F32(4668672, 37748736), m.dev[0].F32(155663616, 4096), m.dev[0].F32(1187874368, 524288))
+	cpu.FC{N: 128, In: 9216, Out: 4096, Act: cpu.ReLU}.Forward(m.dev[0].F32(1183668352, 1179648), m.dev[0].F32(81739520, 37748736), m.dev[0].F32(232734464, 4096), m.dev[0].F32(1188386944, 524288))
 
 	// drop6: dropout, each unit zeroed with probability 0.5
-	cpu.Dropout{Len: 524288, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(1187874368, 524288), m.dev[0].F32(1189971520, 524288), m.dev[0].U8(1198360128, 524288))
+	cpu.Dropout{Len: 524288, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(1188386944, 524288), m.dev[0].F32(1190484096, 524288), m.dev[0].U8(1198872704, 524288))
 
 	// fc7: fc + relu, 4096 → 4096
-	cpu.FC{N: 128, In: 4096, Out: 4096, Act: cpu.ReLU}.Forward(m.dev[0].F32(1189971520, 524288), m.dev[0].F32(155680000, 16777216), m.dev[0].F32(222788864, 4096), m.dev[0].F32(1192068672, 524288))
+	cpu.FC{N: 128, In: 4096, Out: 4096, Act: cpu.ReLU}.Forward(m.dev[0].F32(1190484096, 524288), m.dev[0].F32(232750848, 16777216), m.dev[0].F32(299859712, 4096), m.dev[0].F32(1192581248, 524288))
 
 	// drop7: dropout, each unit zeroed with probability 0.5
-	cpu.Dropout{Len: 524288, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(1192068672, 524288), m.dev[0].F32(1194165824, 524288), m.dev[0].U8(1198884416, 524288))
+	cpu.Dropout{Len: 524288, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(1192581248, 524288), m.dev[0].F32(1194678400, 524288), m.dev[0].U8(1199396992, 524288))
 
 	// fc8: fc, 4096 → 1000
-	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Forward(m.dev[0].F32(1194165824, 524288), m.dev[0].F32(222805248, 4096000), m.dev[0].F32(239189248, 1000), m.dev[0].F32(1199408704, 128000))
+	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Forward(m.dev[0].F32(1194678400, 524288), m.dev[0].F32(299876096, 4096000), m.dev[0].F32(316260096, 1000), m.dev[0].F32(1199921280, 128000))
 
 	// loss: softmax over 1000 classes and the mean negative log-probability of the labels
-	loss = cpu.SoftmaxLoss{N: 128, Classes: 1000}.Loss(m.dev[0].F32(1199408704, 128000), m.dev[0].I32(1320024192, 128), m.dev[0].F32(1319512192, 128000))
-	m.dev[0].F32(1320024704, 1)[0] = float32(loss)
+	loss = cpu.SoftmaxLoss{N: 128, Classes: 1000}.Loss(m.dev[0].F32(1199921280, 128000), m.dev[0].I32(77070336, 128), m.dev[0].F32(316264128, 128000))
+	m.dev[0].F32(316776128, 1)[0] = float32(loss)
 
 	// Backward pass, from the loss to the first layer.
 
 	// loss: backward of softmax
-	cpu.SoftmaxLoss{N: 128, Classes: 1000}.Backward(m.dev[0].F32(1319512192, 128000), m.dev[0].I32(1320024192, 128), m.dev[0].F32(1199920704, 128000))
+	cpu.SoftmaxLoss{N: 128, Classes: 1000}.Backward(m.dev[0].F32(316264128, 128000), m.dev[0].I32(77070336, 128), m.dev[0].F32(1200433280, 128000))
 
 	// fc8: backward of fc
-	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Backward(m.dev[0].F32(1194165824, 524288), m.dev[0].F32(222805248, 4096000), m.dev[0].F32(1199408704, 128000), m.dev[0].F32(1199920704, 128000), m.dev[0].F32(1196262976, 524288), m.dev[0].F32(239193280, 4096000), m.dev[0].F32(255577280, 1000), m.dev[0].F32(1314539072, 1243275))
+	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Backward(m.dev[0].F32(1194678400, 524288), m.dev[0].F32(299876096, 4096000), m.dev[0].F32(1199921280, 128000), m.dev[0].F32(1200433280, 128000), m.dev[0].F32(1196775552, 524288), m.dev[0].F32(316776192, 4096000), m.dev[0].F32(333160192, 1000), m.dev[0].F32(1315051648, 1243275))
 
 	// drop7: backward of dropout
-	cpu.Dropout{Len: 524288, Rate: 0.5}.Backward(m.dev[0].U8(1198884416, 524288), m.dev[0].F32(1196262976, 524288), m.dev[0].F32(1194165824, 524288))
+	cpu.Dropout{Len: 524288, Rate: 0.5}.Backward(m.dev[0].U8(1199396992, 524288), m.dev[0].F32(1196775552, 524288), m.dev[0].F32(1194678400, 524288))
 
 	// fc7: backward of fc
-	cpu.FC{N: 128, In: 4096, Out: 4096, Act: cpu.ReLU}.Backward(m.dev[0].F32(1189971520, 524288), m.dev[0].F32(155680000, 16777216), m.dev[0].F32(1192068672, 524288), m.dev[0].F32(1194165824, 524288), m.dev[0].F32(1196262976, 524288), m.dev[0].F32(255581312, 16777216), m.dev[0].F32(322690176, 4096), m.dev[0].F32(1314539072, 1243275))
+	cpu.FC{N: 128, In: 4096, Out: 4096, Act: cpu.ReLU}.Backward(m.dev[0].F32(1190484096, 524288), m.dev[0].F32(232750848, 16777216), m.dev[0].F32(1192581248, 524288), m.dev[0].F32(1194678400, 524288), m.dev[0].F32(1196775552, 524288), m.dev[0].F32(333164224, 16777216), m.dev[0].F32(400273088, 4096), m.dev[0].F32(1315051648, 1243275))
 
 	// drop6: backward of dropout
-	cpu.Dropout{Len: 524288, Rate: 0.5}.Backward(m.dev[0].U8(1198360128, 524288), m.dev[0].F32(1196262976, 524288), m.dev[0].F32(1189971520, 524288))
+	cpu.Dropout{Len: 524288, Rate: 0.5}.Backward(m.dev[0].U8(1198872704, 524288), m.dev[0].F32(1196775552, 524288), m.dev[0].F32(1190484096, 524288))
 
 	// fc6: backward of fc
-	cpu.FC{N: 128, In: 9216, Out: 4096, Act: cpu.ReLU}.Backward(m.dev[0].F32(1183155776, 1179648), m.dev[0].F32(4668672, 37748736), m.dev[0].F32(1187874368, 524288), m.dev[0].F32(1189971520, 524288), m.dev[0].F32(1243252288, 1179648), m.dev[0].F32(322706560, 37748736), m.dev[0].F32(473701504, 4096), m.dev[0].F32(1314539072, 1243275))
+	cpu.FC{N: 128, In: 9216, Out: 4096, Act: cpu.ReLU}.Backward(m.dev[0].F32(1183668352, 1179648), m.dev[0].F32(81739520, 37748736), m.dev[0].F32(1188386944, 524288), m.dev[0].F32(1190484096, 524288), m.dev[0].F32(1243764864, 1179648), m.dev[0].F32(400289472, 37748736), m.dev[0].F32(551284416, 4096), m.dev[0].F32(1315051648, 1243275))
 
 	// pool5: backward of maxpool
-	cpu.MaxPool{N: 128, C: 256, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Backward(m.dev[0].I32(1238533696, 1179648), m.dev[0].F32(1243252288, 1179648), m.dev[0].F32(1183155776, 5537792))
+	cpu.MaxPool{N: 128, C: 256, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Backward(m.dev[0].I32(1239046272, 1179648), m.dev[0].F32(1243764864, 1179648), m.dev[0].F32(1183668352, 5537792))
 
 	// conv5: backward of conv
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(1221920320, 4153344), m.dev[0].F32(2898176, 442368), m.dev[0].F32(1161004608, 5537792), m.dev[0].F32(1183155776, 5537792), m.dev[0].F32(1238533696, 4153344), m.dev[0].F32(473717888, 442368), m.dev[0].F32(475487360, 256), m.dev[0].F32(1314539072, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(1222432896, 4153344), m.dev[0].F32(79969024, 442368), m.dev[0].F32(1161517184, 5537792), m.dev[0].F32(1183668352, 5537792), m.dev[0].F32(1239046272, 4153344), m.dev[0].F32(551300800, 442368), m.dev[0].F32(553070272, 256), m.dev[0].F32(1315051648, 1243275))
 
 	// conv4: backward of conv
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(1205306944, 4153344), m.dev[0].F32(1570304, 331776), m.dev[0].F32(1221920320, 4153344), m.dev[0].F32(1238533696, 4153344), m.dev[0].F32(1161004608, 4153344), m.dev[0].F32(475488384, 331776), m.dev[0].F32(476815488, 192), m.dev[0].F32(1314539072, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(1205819520, 4153344), m.dev[0].F32(78641152, 331776), m.dev[0].F32(1222432896, 4153344), m.dev[0].F32(1239046272, 4153344), m.dev[0].F32(1161517184, 4153344), m.dev[0].F32(553071296, 331776), m.dev[0].F32(554398400, 192), m.dev[0].F32(1315051648, 1243275))
 
 	// conv3: backward of conv
-	cpu.Conv{N: 128, C: 128, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(1292387904, 2768896), m.dev[0].F32(684800, 221184), m.dev[0].F32(1205306944, 4153344), m.dev[0].F32(1161004608, 4153344), m.dev[0].F32(1221920320, 2768896), m.dev[0].F32(476816256, 221184), m.dev[0].F32(477700992, 192), m.dev[0].F32(1314539072, 1243275))
+	cpu.Conv{N: 128, C: 128, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(1292900480, 2768896), m.dev[0].F32(77755648, 221184), m.dev[0].F32(1205819520, 4153344), m.dev[0].F32(1161517184, 4153344), m.dev[0].F32(1222432896, 2768896), m.dev[0].F32(554399168, 221184), m.dev[0].F32(555283904, 192), m.dev[0].F32(1315051648, 1243275))
 
 	// pool2: backward of maxpool
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Backward(m.dev[0].I32(1303463488, 2768896), m.dev[0].F32(1221920320, 2768896), m.dev[0].F32(1161004608, 11943936))
+	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Backward(m.dev[0].I32(1303976064, 2768896), m.dev[0].F32(1222432896, 2768896), m.dev[0].F32(1161517184, 11943936))
 
 	// norm2: backward of lrn
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(1017677376, 11943936), m.dev[0].F32(1065453120, 11943936), m.dev[0].F32(1113228864, 11943936), m.dev[0].F32(1161004608, 11943936), m.dev[0].F32(1208780352, 11943936), m.dev[0].F32(1314539072, 1243275))
+	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(1018189952, 11943936), m.dev[0].F32(1065965696, 11943936), m.dev[0].F32(1113741440, 11943936), m.dev[0].F32(1161517184, 11943936), m.dev[0].F32(1209292928, 11943936), m.dev[0].F32(1315051648, 1243275))
 
 	// conv2: backward of conv
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Backward(m.dev[0].F32(1256556096, 4478976), m.dev[0].F32(69888, 153600), m.dev[0].F32(1017677376, 11943936), m.dev[0].F32(1208780352, 11943936), m.dev[0].F32(1092019776, 4478976), m.dev[0].F32(477701760, 153600), m.dev[0].F32(478316160, 128), m.dev[0].F32(1314539072, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Backward(m.dev[0].F32(1257068672, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(1018189952, 11943936), m.dev[0].F32(1209292928, 11943936), m.dev[0].F32(1092532352, 4478976), m.dev[0].F32(555284672, 153600), m.dev[0].F32(555899072, 128), m.dev[0].F32(1315051648, 1243275))
 
 	// pool1: backward of maxpool
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Backward(m.dev[0].I32(1274472000, 4478976), m.dev[0].F32(1092019776, 4478976), m.dev[0].F32(1017677376, 18585600))
+	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Backward(m.dev[0].I32(1274984576, 4478976), m.dev[0].F32(1092532352, 4478976), m.dev[0].F32(1018189952, 18585600))
 
 	// norm1: backward of lrn
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(794650176, 18585600), m.dev[0].F32(868992576, 18585600), m.dev[0].F32(943334976, 18585600), m.dev[0].F32(1017677376, 18585600), m.dev[0].F32(1092019776, 18585600), m.dev[0].F32(1314539072, 1243275))
+	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(795162752, 18585600), m.dev[0].F32(869505152, 18585600), m.dev[0].F32(943847552, 18585600), m.dev[0].F32(1018189952, 18585600), m.dev[0].F32(1092532352, 18585600), m.dev[0].F32(1315051648, 1243275))
 
 	// conv1: backward of conv
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Backward(m.dev[0].F32(717579840, 19267584), m.dev[0].F32(0, 17424), m.dev[0].F32(794650176, 18585600), m.dev[0].F32(1092019776, 18585600), nil, m.dev[0].F32(478316672, 17424), m.dev[0].F32(478386368, 48), m.dev[0].F32(1314539072, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Backward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(795162752, 18585600), m.dev[0].F32(1092532352, 18585600), nil, m.dev[0].F32(555899584, 17424), m.dev[0].F32(555969280, 48), m.dev[0].F32(1315051648, 1243275))
 
 	// SGD update of every weight and bias, on the device that holds it.
 
 	// SGD on conv1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(0, 17424), m.dev[0].F32(478316672, 17424), m.dev[0].F32(478386560, 17424))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77070848, 17424), m.dev[0].F32(555899584, 17424), m.dev[0].F32(555969472, 17424))
 	// SGD on conv1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(69696, 48), m.dev[0].F32(478386368, 48), m.dev[0].F32(478456256, 48))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77140544, 48), m.dev[0].F32(555969280, 48), m.dev[0].F32(556039168, 48))
 
 	// SGD on conv2.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(69888, 153600), m.dev[0].F32(477701760, 153600), m.dev[0].F32(478456448, 153600))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77140736, 153600), m.dev[0].F32(555284672, 153600), m.dev[0].F32(556039360, 153600))
 	// SGD on conv2.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(684288, 128), m.dev[0].F32(478316160, 128), m.dev[0].F32(479070848, 128))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77755136, 128), m.dev[0].F32(555899072, 128), m.dev[0].F32(556653760, 128))
 
 	// SGD on conv3.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(684800, 221184), m.dev[0].F32(476816256, 221184), m.dev[0].F32(479071360, 221184))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77755648, 221184), m.dev[0].F32(554399168, 221184), m.dev[0].F32(556654272, 221184))
 	// SGD on conv3.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(1569536, 192), m.dev[0].F32(477700992, 192), m.dev[0].F32(479956096, 192))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(78640384, 192), m.dev[0].F32(555283904, 192), m.dev[0].F32(557539008, 192))
 
 	// SGD on conv4.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(1570304, 331776), m.dev[0].F32(475488384, 331776), m.dev[0].F32(479956864, 331776))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(78641152, 331776), m.dev[0].F32(553071296, 331776), m.dev[0].F32(557539776, 331776))
 	// SGD on conv4.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(2897408, 192), m.dev[0].F32(476815488, 192), m.dev[0].F32(481283968, 192))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(79968256, 192), m.dev[0].F32(554398400, 192), m.dev[0].F32(558866880, 192))
 
 	// SGD on conv5.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(2898176, 442368), m.dev[0].F32(473717888, 442368), m.dev[0].F32(481284736, 442368))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(79969024, 442368), m.dev[0].F32(551300800, 442368), m.dev[0].F32(558867648, 442368))
 	// SGD on conv5.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(4667648, 256), m.dev[0].F32(475487360, 256), m.dev[0].F32(483054208, 256))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(81738496, 256), m.dev[0].F32(553070272, 256), m.dev[0].F32(560637120, 256))
 
 	// SGD on fc6.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(4668672, 37748736), m.dev[0].F32(322706560, 37748736), m.dev[0].F32(483055232, 37748736))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(81739520, 37748736), m.dev[0].F32(400289472, 37748736), m.dev[0].F32(560638144, 37748736))
 	// SGD on fc6.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(155663616, 4096), m.dev[0].F32(473701504, 4096), m.dev[0].F32(634050176, 4096))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(232734464, 4096), m.dev[0].F32(551284416, 4096), m.dev[0].F32(711633088, 4096))
 
 	// SGD on fc7.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(155680000, 16777216), m.dev[0].F32(255581312, 16777216), m.dev[0].F32(634066560, 16777216))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(232750848, 16777216), m.dev[0].F32(333164224, 16777216), m.dev[0].F32(711649472, 16777216))
 	// SGD on fc7.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(222788864, 4096), m.dev[0].F32(322690176, 4096), m.dev[0].F32(701175424, 4096))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(299859712, 4096), m.dev[0].F32(400273088, 4096), m.dev[0].F32(778758336, 4096))
 
 	// SGD on fc8.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(222805248, 4096000), m.dev[0].F32(239193280, 4096000), m.dev[0].F32(701191808, 4096000))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(299876096, 4096000), m.dev[0].F32(316776192, 4096000), m.dev[0].F32(778774720, 4096000))
 	// SGD on fc8.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(239189248, 1000), m.dev[0].F32(255577280, 1000), m.dev[0].F32(717575808, 1000))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(316260096, 1000), m.dev[0].F32(333160192, 1000), m.dev[0].F32(795158720, 1000))
 	return loss
 }
 
@@ -500,110 +500,110 @@ func (m *Model) view(t tensor) []float32 {
 // as in weight files: conv [filters, channels/groups, kernel, kernel], fc [out,
 // in].
 var params = []tensor{
-	{"conv1.weight", 0, 0, 17424, []int{48, 3, 11, 11}},
-	{"conv1.bias", 0, 69696, 48, []int{48}},
-	{"conv2.weight", 0, 69888, 153600, []int{128, 48, 5, 5}},
-	{"conv2.bias", 0, 684288, 128, []int{128}},
-	{"conv3.weight", 0, 684800, 221184, []int{192, 128, 3, 3}},
-	{"conv3.bias", 0, 1569536, 192, []int{192}},
-	{"conv4.weight", 0, 1570304, 331776, []int{192, 192, 3, 3}},
-	{"conv4.bias", 0, 2897408, 192, []int{192}},
-	{"conv5.weight", 0, 2898176, 442368, []int{256, 192, 3, 3}},
-	{"conv5.bias", 0, 4667648, 256, []int{256}},
-	{"fc6.weight", 0, 4668672, 37748736, []int{4096, 9216}},
-	{"fc6.bias", 0, 155663616, 4096, []int{4096}},
-	{"fc7.weight", 0, 155680000, 16777216, []int{4096, 4096}},
-	{"fc7.bias", 0, 222788864, 4096, []int{4096}},
-	{"fc8.weight", 0, 222805248, 4096000, []int{1000, 4096}},
-	{"fc8.bias", 0, 239189248, 1000, []int{1000}},
+	{"conv1.weight", 0, 77070848, 17424, []int{48, 3, 11, 11}},
+	{"conv1.bias", 0, 77140544, 48, []int{48}},
+	{"conv2.weight", 0, 77140736, 153600, []int{128, 48, 5, 5}},
+	{"conv2.bias", 0, 77755136, 128, []int{128}},
+	{"conv3.weight", 0, 77755648, 221184, []int{192, 128, 3, 3}},
+	{"conv3.bias", 0, 78640384, 192, []int{192}},
+	{"conv4.weight", 0, 78641152, 331776, []int{192, 192, 3, 3}},
+	{"conv4.bias", 0, 79968256, 192, []int{192}},
+	{"conv5.weight", 0, 79969024, 442368, []int{256, 192, 3, 3}},
+	{"conv5.bias", 0, 81738496, 256, []int{256}},
+	{"fc6.weight", 0, 81739520, 37748736, []int{4096, 9216}},
+	{"fc6.bias", 0, 232734464, 4096, []int{4096}},
+	{"fc7.weight", 0, 232750848, 16777216, []int{4096, 4096}},
+	{"fc7.bias", 0, 299859712, 4096, []int{4096}},
+	{"fc8.weight", 0, 299876096, 4096000, []int{1000, 4096}},
+	{"fc8.bias", 0, 316260096, 1000, []int{1000}},
 }
 
 // buffers are the float32 buffers of the training program, for Buffer.
 var buffers = []tensor{
-	{"scratch.dev0", 0, 1314539072, 1243275, []int{1243275}},
-	{"data", 0, 717579840, 19267584, []int{128, 3, 224, 224}},
-	{"conv1.out", 0, 794650176, 18585600, []int{128, 48, 55, 55}},
-	{"conv1.weight", 0, 0, 17424, []int{48, 3, 11, 11}},
-	{"conv1.bias", 0, 69696, 48, []int{48}},
-	{"norm1.out", 0, 868992576, 18585600, []int{128, 48, 55, 55}},
-	{"norm1.scale", 0, 943334976, 18585600, []int{128, 48, 55, 55}},
-	{"pool1.out", 0, 1256556096, 4478976, []int{128, 48, 27, 27}},
-	{"conv2.out", 0, 1017677376, 11943936, []int{128, 128, 27, 27}},
-	{"conv2.weight", 0, 69888, 153600, []int{128, 48, 5, 5}},
-	{"conv2.bias", 0, 684288, 128, []int{128}},
-	{"norm2.out", 0, 1065453120, 11943936, []int{128, 128, 27, 27}},
-	{"norm2.scale", 0, 1113228864, 11943936, []int{128, 128, 27, 27}},
-	{"pool2.out", 0, 1292387904, 2768896, []int{128, 128, 13, 13}},
-	{"conv3.out", 0, 1205306944, 4153344, []int{128, 192, 13, 13}},
-	{"conv3.weight", 0, 684800, 221184, []int{192, 128, 3, 3}},
-	{"conv3.bias", 0, 1569536, 192, []int{192}},
-	{"conv4.out", 0, 1221920320, 4153344, []int{128, 192, 13, 13}},
-	{"conv4.weight", 0, 1570304, 331776, []int{192, 192, 3, 3}},
-	{"conv4.bias", 0, 2897408, 192, []int{192}},
-	{"conv5.out", 0, 1161004608, 5537792, []int{128, 256, 13, 13}},
-	{"conv5.weight", 0, 2898176, 442368, []int{256, 192, 3, 3}},
-	{"conv5.bias", 0, 4667648, 256, []int{256}},
-	{"pool5.out", 0, 1183155776, 1179648, []int{128, 256, 6, 6}},
-	{"fc6.out", 0, 1187874368, 524288, []int{128, 4096}},
-	{"fc6.weight", 0, 4668672, 37748736, []int{4096, 9216}},
-	{"fc6.bias", 0, 155663616, 4096, []int{4096}},
-	{"drop6.out", 0, 1189971520, 524288, []int{128, 4096}},
-	{"fc7.out", 0, 1192068672, 524288, []int{128, 4096}},
-	{"fc7.weight", 0, 155680000, 16777216, []int{4096, 4096}},
-	{"fc7.bias", 0, 222788864, 4096, []int{4096}},
-	{"drop7.out", 0, 1194165824, 524288, []int{128, 4096}},
-	{"fc8.out", 0, 1199408704, 128000, []int{128, 1000}},
-	{"fc8.weight", 0, 222805248, 4096000, []int{1000, 4096}},
-	{"fc8.bias", 0, 239189248, 1000, []int{1000}},
-	{"loss.out", 0, 1319512192, 128000, []int{128, 1000}},
-	{"loss", 0, 1320024704, 1, []int{1}},
-	{"fc8.out.grad", 0, 1199920704, 128000, []int{128, 1000}},
-	{"drop7.out.grad", 0, 1196262976, 524288, []int{128, 4096}},
-	{"fc8.weight.grad", 0, 239193280, 4096000, []int{1000, 4096}},
-	{"fc8.bias.grad", 0, 255577280, 1000, []int{1000}},
-	{"fc7.out.grad", 0, 1194165824, 524288, []int{128, 4096}},
-	{"drop6.out.grad", 0, 1196262976, 524288, []int{128, 4096}},
-	{"fc7.weight.grad", 0, 255581312, 16777216, []int{4096, 4096}},
-	{"fc7.bias.grad", 0, 322690176, 4096, []int{4096}},
-	{"fc6.out.grad", 0, 1189971520, 524288, []int{128, 4096}},
-	{"pool5.out.grad", 0, 1243252288, 1179648, []int{128, 256, 6, 6}},
-	{"fc6.weight.grad", 0, 322706560, 37748736, []int{4096, 9216}},
-	{"fc6.bias.grad", 0, 473701504, 4096, []int{4096}},
-	{"conv5.out.grad", 0, 1183155776, 5537792, []int{128, 256, 13, 13}},
-	{"conv4.out.grad", 0, 1238533696, 4153344, []int{128, 192, 13, 13}},
-	{"conv5.weight.grad", 0, 473717888, 442368, []int{256, 192, 3, 3}},
-	{"conv5.bias.grad", 0, 475487360, 256, []int{256}},
-	{"conv3.out.grad", 0, 1161004608, 4153344, []int{128, 192, 13, 13}},
-	{"conv4.weight.grad", 0, 475488384, 331776, []int{192, 192, 3, 3}},
-	{"conv4.bias.grad", 0, 476815488, 192, []int{192}},
-	{"pool2.out.grad", 0, 1221920320, 2768896, []int{128, 128, 13, 13}},
-	{"conv3.weight.grad", 0, 476816256, 221184, []int{192, 128, 3, 3}},
-	{"conv3.bias.grad", 0, 477700992, 192, []int{192}},
-	{"norm2.out.grad", 0, 1161004608, 11943936, []int{128, 128, 27, 27}},
-	{"conv2.out.grad", 0, 1208780352, 11943936, []int{128, 128, 27, 27}},
-	{"pool1.out.grad", 0, 1092019776, 4478976, []int{128, 48, 27, 27}},
-	{"conv2.weight.grad", 0, 477701760, 153600, []int{128, 48, 5, 5}},
-	{"conv2.bias.grad", 0, 478316160, 128, []int{128}},
-	{"norm1.out.grad", 0, 1017677376, 18585600, []int{128, 48, 55, 55}},
-	{"conv1.out.grad", 0, 1092019776, 18585600, []int{128, 48, 55, 55}},
-	{"conv1.weight.grad", 0, 478316672, 17424, []int{48, 3, 11, 11}},
-	{"conv1.bias.grad", 0, 478386368, 48, []int{48}},
-	{"conv1.weight.momentum", 0, 478386560, 17424, []int{48, 3, 11, 11}},
-	{"conv1.bias.momentum", 0, 478456256, 48, []int{48}},
-	{"conv2.weight.momentum", 0, 478456448, 153600, []int{128, 48, 5, 5}},
-	{"conv2.bias.momentum", 0, 479070848, 128, []int{128}},
-	{"conv3.weight.momentum", 0, 479071360, 221184, []int{192, 128, 3, 3}},
-	{"conv3.bias.momentum", 0, 479956096, 192, []int{192}},
-	{"conv4.weight.momentum", 0, 479956864, 331776, []int{192, 192, 3, 3}},
-	{"conv4.bias.momentum", 0, 481283968, 192, []int{192}},
-	{"conv5.weight.momentum", 0, 481284736, 442368, []int{256, 192, 3, 3}},
-	{"conv5.bias.momentum", 0, 483054208, 256, []int{256}},
-	{"fc6.weight.momentum", 0, 483055232, 37748736, []int{4096, 9216}},
-	{"fc6.bias.momentum", 0, 634050176, 4096, []int{4096}},
-	{"fc7.weight.momentum", 0, 634066560, 16777216, []int{4096, 4096}},
-	{"fc7.bias.momentum", 0, 701175424, 4096, []int{4096}},
-	{"fc8.weight.momentum", 0, 701191808, 4096000, []int{1000, 4096}},
-	{"fc8.bias.momentum", 0, 717575808, 1000, []int{1000}},
+	{"scratch.dev0", 0, 1315051648, 1243275, []int{1243275}},
+	{"data", 0, 0, 19267584, []int{128, 3, 224, 224}},
+	{"conv1.out", 0, 795162752, 18585600, []int{128, 48, 55, 55}},
+	{"conv1.weight", 0, 77070848, 17424, []int{48, 3, 11, 11}},
+	{"conv1.bias", 0, 77140544, 48, []int{48}},
+	{"norm1.out", 0, 869505152, 18585600, []int{128, 48, 55, 55}},
+	{"norm1.scale", 0, 943847552, 18585600, []int{128, 48, 55, 55}},
+	{"pool1.out", 0, 1257068672, 4478976, []int{128, 48, 27, 27}},
+	{"conv2.out", 0, 1018189952, 11943936, []int{128, 128, 27, 27}},
+	{"conv2.weight", 0, 77140736, 153600, []int{128, 48, 5, 5}},
+	{"conv2.bias", 0, 77755136, 128, []int{128}},
+	{"norm2.out", 0, 1065965696, 11943936, []int{128, 128, 27, 27}},
+	{"norm2.scale", 0, 1113741440, 11943936, []int{128, 128, 27, 27}},
+	{"pool2.out", 0, 1292900480, 2768896, []int{128, 128, 13, 13}},
+	{"conv3.out", 0, 1205819520, 4153344, []int{128, 192, 13, 13}},
+	{"conv3.weight", 0, 77755648, 221184, []int{192, 128, 3, 3}},
+	{"conv3.bias", 0, 78640384, 192, []int{192}},
+	{"conv4.out", 0, 1222432896, 4153344, []int{128, 192, 13, 13}},
+	{"conv4.weight", 0, 78641152, 331776, []int{192, 192, 3, 3}},
+	{"conv4.bias", 0, 79968256, 192, []int{192}},
+	{"conv5.out", 0, 1161517184, 5537792, []int{128, 256, 13, 13}},
+	{"conv5.weight", 0, 79969024, 442368, []int{256, 192, 3, 3}},
+	{"conv5.bias", 0, 81738496, 256, []int{256}},
+	{"pool5.out", 0, 1183668352, 1179648, []int{128, 256, 6, 6}},
+	{"fc6.out", 0, 1188386944, 524288, []int{128, 4096}},
+	{"fc6.weight", 0, 81739520, 37748736, []int{4096, 9216}},
+	{"fc6.bias", 0, 232734464, 4096, []int{4096}},
+	{"drop6.out", 0, 1190484096, 524288, []int{128, 4096}},
+	{"fc7.out", 0, 1192581248, 524288, []int{128, 4096}},
+	{"fc7.weight", 0, 232750848, 16777216, []int{4096, 4096}},
+	{"fc7.bias", 0, 299859712, 4096, []int{4096}},
+	{"drop7.out", 0, 1194678400, 524288, []int{128, 4096}},
+	{"fc8.out", 0, 1199921280, 128000, []int{128, 1000}},
+	{"fc8.weight", 0, 299876096, 4096000, []int{1000, 4096}},
+	{"fc8.bias", 0, 316260096, 1000, []int{1000}},
+	{"loss.out", 0, 316264128, 128000, []int{128, 1000}},
+	{"loss", 0, 316776128, 1, []int{1}},
+	{"fc8.out.grad", 0, 1200433280, 128000, []int{128, 1000}},
+	{"drop7.out.grad", 0, 1196775552, 524288, []int{128, 4096}},
+	{"fc8.weight.grad", 0, 316776192, 4096000, []int{1000, 4096}},
+	{"fc8.bias.grad", 0, 333160192, 1000, []int{1000}},
+	{"fc7.out.grad", 0, 1194678400, 524288, []int{128, 4096}},
+	{"drop6.out.grad", 0, 1196775552, 524288, []int{128, 4096}},
+	{"fc7.weight.grad", 0, 333164224, 16777216, []int{4096, 4096}},
+	{"fc7.bias.grad", 0, 400273088, 4096, []int{4096}},
+	{"fc6.out.grad", 0, 1190484096, 524288, []int{128, 4096}},
+	{"pool5.out.grad", 0, 1243764864, 1179648, []int{128, 256, 6, 6}},
+	{"fc6.weight.grad", 0, 400289472, 37748736, []int{4096, 9216}},
+	{"fc6.bias.grad", 0, 551284416, 4096, []int{4096}},
+	{"conv5.out.grad", 0, 1183668352, 5537792, []int{128, 256, 13, 13}},
+	{"conv4.out.grad", 0, 1239046272, 4153344, []int{128, 192, 13, 13}},
+	{"conv5.weight.grad", 0, 551300800, 442368, []int{256, 192, 3, 3}},
+	{"conv5.bias.grad", 0, 553070272, 256, []int{256}},
+	{"conv3.out.grad", 0, 1161517184, 4153344, []int{128, 192, 13, 13}},
+	{"conv4.weight.grad", 0, 553071296, 331776, []int{192, 192, 3, 3}},
+	{"conv4.bias.grad", 0, 554398400, 192, []int{192}},
+	{"pool2.out.grad", 0, 1222432896, 2768896, []int{128, 128, 13, 13}},
+	{"conv3.weight.grad", 0, 554399168, 221184, []int{192, 128, 3, 3}},
+	{"conv3.bias.grad", 0, 555283904, 192, []int{192}},
+	{"norm2.out.grad", 0, 1161517184, 11943936, []int{128, 128, 27, 27}},
+	{"conv2.out.grad", 0, 1209292928, 11943936, []int{128, 128, 27, 27}},
+	{"pool1.out.grad", 0, 1092532352, 4478976, []int{128, 48, 27, 27}},
+	{"conv2.weight.grad", 0, 555284672, 153600, []int{128, 48, 5, 5}},
+	{"conv2.bias.grad", 0, 555899072, 128, []int{128}},
+	{"norm1.out.grad", 0, 1018189952, 18585600, []int{128, 48, 55, 55}},
+	{"conv1.out.grad", 0, 1092532352, 18585600, []int{128, 48, 55, 55}},
+	{"conv1.weight.grad", 0, 555899584, 17424, []int{48, 3, 11, 11}},
+	{"conv1.bias.grad", 0, 555969280, 48, []int{48}},
+	{"conv1.weight.momentum", 0, 555969472, 17424, []int{48, 3, 11, 11}},
+	{"conv1.bias.momentum", 0, 556039168, 48, []int{48}},
+	{"conv2.weight.momentum", 0, 556039360, 153600, []int{128, 48, 5, 5}},
+	{"conv2.bias.momentum", 0, 556653760, 128, []int{128}},
+	{"conv3.weight.momentum", 0, 556654272, 221184, []int{192, 128, 3, 3}},
+	{"conv3.bias.momentum", 0, 557539008, 192, []int{192}},
+	{"conv4.weight.momentum", 0, 557539776, 331776, []int{192, 192, 3, 3}},
+	{"conv4.bias.momentum", 0, 558866880, 192, []int{192}},
+	{"conv5.weight.momentum", 0, 558867648, 442368, []int{256, 192, 3, 3}},
+	{"conv5.bias.momentum", 0, 560637120, 256, []int{256}},
+	{"fc6.weight.momentum", 0, 560638144, 37748736, []int{4096, 9216}},
+	{"fc6.bias.momentum", 0, 711633088, 4096, []int{4096}},
+	{"fc7.weight.momentum", 0, 711649472, 16777216, []int{4096, 4096}},
+	{"fc7.bias.momentum", 0, 778758336, 4096, []int{4096}},
+	{"fc8.weight.momentum", 0, 778774720, 4096000, []int{1000, 4096}},
+	{"fc8.bias.momentum", 0, 795158720, 1000, []int{1000}},
 }
 
 // weightFileLimit bounds the weight files Load reads: the weights, and room for

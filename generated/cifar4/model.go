@@ -72,7 +72,7 @@ const (
 const (
 	Devices                = 1
 	Device0ArenaBytes      = 45448576 // device 0's whole arena
-	Device0PersistentBytes = 1075008  // weights, biases, their gradients and momenta, at the front
+	Device0PersistentBytes = 2653568  // weights, biases, their gradients and momenta, at the front
 )
 
 // Model is the network with its memory: one arena per device, allocated once by
@@ -97,22 +97,22 @@ func New() *Model {
 // Batch×InputChannels×InputHeight×InputWidth. Write them before every Infer or
 // TrainStep.
 func (m *Model) Input() []float32 {
-	return m.dev[0].F32(43018048, 393216)
+	return m.dev[0].F32(0, 393216)
 }
 
 // Labels returns the class of each image of the next training step, Batch values
 // in [0, Classes). Write them before every TrainStep.
 func (m *Model) Labels() []int32 {
-	return m.dev[0].I32(45448000, 128)
+	return m.dev[0].I32(1572864, 128)
 }
 
 // Probabilities returns the softmax of the last Infer or TrainStep,
 // Batch×Classes.
 func (m *Model) Probabilities() []float32 {
 	if m.trained {
-		return m.dev[0].F32(45442880, 1280)
+		return m.dev[0].F32(1931712, 1280)
 	}
-	return m.dev[0].F32(28665664, 1280)
+	return m.dev[0].F32(1931712, 1280)
 }
 
 // Infer runs the inference program on Input: dropout at test scale, then the
@@ -183,21 +183,21 @@ func (m *Model) Params() map[string][]float32 {
 func (m *Model) Init(seed uint64) {
 	clear(m.dev[0].U8(0, Device0PersistentBytes))
 	// conv1.weight [32 3 5 5]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(0, 2400), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(0)))
+	cpu.FillNormal(m.dev[0].F32(1573376, 2400), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(0)))
 	// conv1.bias [32]: constant(0)
-	cpu.FillConstant(m.dev[0].F32(9600, 32), 0)
+	cpu.FillConstant(m.dev[0].F32(1582976, 32), 0)
 	// conv2.weight [32 32 5 5]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(9728, 25600), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(2)))
+	cpu.FillNormal(m.dev[0].F32(1583104, 25600), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(2)))
 	// conv2.bias [32]: constant(0)
-	cpu.FillConstant(m.dev[0].F32(112128, 32), 0)
+	cpu.FillConstant(m.dev[0].F32(1685504, 32), 0)
 	// conv3.weight [64 32 5 5]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(112256, 51200), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(4)))
+	cpu.FillNormal(m.dev[0].F32(1685632, 51200), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(4)))
 	// conv3.bias [64]: constant(0)
-	cpu.FillConstant(m.dev[0].F32(317056, 64), 0)
+	cpu.FillConstant(m.dev[0].F32(1890432, 64), 0)
 	// fc4.weight [10 1024]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(317312, 10240), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(6)))
+	cpu.FillNormal(m.dev[0].F32(1890688, 10240), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(6)))
 	// fc4.bias [10]: constant(0)
-	cpu.FillConstant(m.dev[0].F32(358272, 10), 0)
+	cpu.FillConstant(m.dev[0].F32(1931648, 10), 0)
 	m.rng[0] = cpu.NewRNG(seed, 1)
 	m.trained = false
 }
@@ -254,32 +254,29 @@ func (m *Model) Load(r io.Reader) error {
 // infer is the inference program: 8 steps, dropout at test scale, the softmax into
 // the probabilities.
 func (m *Model) infer() {
-	// data, from where the host wrote it (the training program's place) to this program's.
-	copy(m.dev[0].F32(26240832, 393216), m.dev[0].F32(43018048, 393216))
-
 	// conv1: conv 5×5/1 + relu, 3×32×32 → 32×32×32
-	cpu.Conv{N: 128, C: 3, H: 32, W: 32, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 32, OW: 32, Act: cpu.ReLU}.Forward(m.dev[0].F32(26240832, 393216), m.dev[0].F32(0, 2400), m.dev[0].F32(9600, 32), m.dev[0].F32(1075008, 4194304), m.dev[0].F32(27813696, 212992))
+	cpu.Conv{N: 128, C: 3, H: 32, W: 32, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 32, OW: 32, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 393216), m.dev[0].F32(1573376, 2400), m.dev[0].F32(1582976, 32), m.dev[0].F32(2653568, 4194304), m.dev[0].F32(27819392, 212992))
 
 	// pool1: max pool 3/2, 32×32×32 → 32×16×16
-	cpu.MaxPool{N: 128, C: 32, H: 32, W: 32, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 16, OW: 16}.Forward(m.dev[0].F32(1075008, 4194304), m.dev[0].F32(17852224, 1048576), m.dev[0].I32(22046528, 1048576))
+	cpu.MaxPool{N: 128, C: 32, H: 32, W: 32, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 16, OW: 16}.Forward(m.dev[0].F32(2653568, 4194304), m.dev[0].F32(19430784, 1048576), m.dev[0].I32(23625088, 1048576))
 
 	// conv2: conv 5×5/1 + relu, 32×16×16 → 32×16×16
-	cpu.Conv{N: 128, C: 32, H: 16, W: 16, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 16, OW: 16, Act: cpu.ReLU}.Forward(m.dev[0].F32(17852224, 1048576), m.dev[0].F32(9728, 25600), m.dev[0].F32(112128, 32), m.dev[0].F32(1075008, 1048576), m.dev[0].F32(27813696, 212992))
+	cpu.Conv{N: 128, C: 32, H: 16, W: 16, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 16, OW: 16, Act: cpu.ReLU}.Forward(m.dev[0].F32(19430784, 1048576), m.dev[0].F32(1583104, 25600), m.dev[0].F32(1685504, 32), m.dev[0].F32(2653568, 1048576), m.dev[0].F32(27819392, 212992))
 
 	// pool2: average pool 3/2, 32×16×16 → 32×8×8
-	cpu.AvgPool{N: 128, C: 32, H: 16, W: 16, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 8, OW: 8}.Forward(m.dev[0].F32(1075008, 1048576), m.dev[0].F32(5269312, 262144))
+	cpu.AvgPool{N: 128, C: 32, H: 16, W: 16, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 8, OW: 8}.Forward(m.dev[0].F32(2653568, 1048576), m.dev[0].F32(6847872, 262144))
 
 	// conv3: conv 5×5/1 + relu, 32×8×8 → 64×8×8
-	cpu.Conv{N: 128, C: 32, H: 8, W: 8, F: 64, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 8, OW: 8, Act: cpu.ReLU}.Forward(m.dev[0].F32(5269312, 262144), m.dev[0].F32(112256, 51200), m.dev[0].F32(317056, 64), m.dev[0].F32(1075008, 524288), m.dev[0].F32(27813696, 212992))
+	cpu.Conv{N: 128, C: 32, H: 8, W: 8, F: 64, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 8, OW: 8, Act: cpu.ReLU}.Forward(m.dev[0].F32(6847872, 262144), m.dev[0].F32(1685632, 51200), m.dev[0].F32(1890432, 64), m.dev[0].F32(2653568, 524288), m.dev[0].F32(27819392, 212992))
 
 	// pool3: average pool 3/2, 64×8×8 → 64×4×4
-	cpu.AvgPool{N: 128, C: 64, H: 8, W: 8, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 4, OW: 4}.Forward(m.dev[0].F32(1075008, 524288), m.dev[0].F32(3172160, 131072))
+	cpu.AvgPool{N: 128, C: 64, H: 8, W: 8, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 4, OW: 4}.Forward(m.dev[0].F32(2653568, 524288), m.dev[0].F32(4750720, 131072))
 
 	// fc4: fc, 1024 → 10
-	cpu.FC{N: 128, In: 1024, Out: 10, Act: cpu.Identity}.Forward(m.dev[0].F32(3172160, 131072), m.dev[0].F32(317312, 10240), m.dev[0].F32(358272, 10), m.dev[0].F32(1075008, 1280))
+	cpu.FC{N: 128, In: 1024, Out: 10, Act: cpu.Identity}.Forward(m.dev[0].F32(4750720, 131072), m.dev[0].F32(1890688, 10240), m.dev[0].F32(1931648, 10), m.dev[0].F32(2653568, 1280))
 
 	// loss: softmax over 10 classes
-	cpu.SoftmaxLoss{N: 128, Classes: 10}.Softmax(m.dev[0].F32(1075008, 1280), m.dev[0].F32(28665664, 1280))
+	cpu.SoftmaxLoss{N: 128, Classes: 10}.Softmax(m.dev[0].F32(2653568, 1280), m.dev[0].F32(1931712, 1280))
 }
 
 // train is the training program: 24 steps, the forward pass with dropout, the
@@ -288,77 +285,77 @@ func (m *Model) train(lr float32) (loss float64) {
 	// Forward pass.
 
 	// conv1: conv 5×5/1 + relu, 3×32×32 → 32×32×32
-	cpu.Conv{N: 128, C: 3, H: 32, W: 32, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 32, OW: 32, Act: cpu.ReLU}.Forward(m.dev[0].F32(43018048, 393216), m.dev[0].F32(0, 2400), m.dev[0].F32(9600, 32), m.dev[0].F32(1075008, 4194304), m.dev[0].F32(44590912, 212992))
+	cpu.Conv{N: 128, C: 3, H: 32, W: 32, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 32, OW: 32, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 393216), m.dev[0].F32(1573376, 2400), m.dev[0].F32(1582976, 32), m.dev[0].F32(2653568, 4194304), m.dev[0].F32(44596608, 212992))
 
 	// pool1: max pool 3/2, 32×32×32 → 32×16×16
-	cpu.MaxPool{N: 128, C: 32, H: 32, W: 32, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 16, OW: 16}.Forward(m.dev[0].F32(1075008, 4194304), m.dev[0].F32(17852224, 1048576), m.dev[0].I32(34629440, 1048576))
+	cpu.MaxPool{N: 128, C: 32, H: 32, W: 32, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 16, OW: 16}.Forward(m.dev[0].F32(2653568, 4194304), m.dev[0].F32(19430784, 1048576), m.dev[0].I32(36208000, 1048576))
 
 	// conv2: conv 5×5/1 + relu, 32×16×16 → 32×16×16
-	cpu.Conv{N: 128, C: 32, H: 16, W: 16, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 16, OW: 16, Act: cpu.ReLU}.Forward(m.dev[0].F32(17852224, 1048576), m.dev[0].F32(9728, 25600), m.dev[0].F32(112128, 32), m.dev[0].F32(22046528, 1048576), m.dev[0].F32(44590912, 212992))
+	cpu.Conv{N: 128, C: 32, H: 16, W: 16, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 16, OW: 16, Act: cpu.ReLU}.Forward(m.dev[0].F32(19430784, 1048576), m.dev[0].F32(1583104, 25600), m.dev[0].F32(1685504, 32), m.dev[0].F32(23625088, 1048576), m.dev[0].F32(44596608, 212992))
 
 	// pool2: average pool 3/2, 32×16×16 → 32×8×8
-	cpu.AvgPool{N: 128, C: 32, H: 16, W: 16, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 8, OW: 8}.Forward(m.dev[0].F32(22046528, 1048576), m.dev[0].F32(30435136, 262144))
+	cpu.AvgPool{N: 128, C: 32, H: 16, W: 16, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 8, OW: 8}.Forward(m.dev[0].F32(23625088, 1048576), m.dev[0].F32(32013696, 262144))
 
 	// conv3: conv 5×5/1 + relu, 32×8×8 → 64×8×8
-	cpu.Conv{N: 128, C: 32, H: 8, W: 8, F: 64, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 8, OW: 8, Act: cpu.ReLU}.Forward(m.dev[0].F32(30435136, 262144), m.dev[0].F32(112256, 51200), m.dev[0].F32(317056, 64), m.dev[0].F32(26240832, 524288), m.dev[0].F32(44590912, 212992))
+	cpu.Conv{N: 128, C: 32, H: 8, W: 8, F: 64, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 8, OW: 8, Act: cpu.ReLU}.Forward(m.dev[0].F32(32013696, 262144), m.dev[0].F32(1685632, 51200), m.dev[0].F32(1890432, 64), m.dev[0].F32(27819392, 524288), m.dev[0].F32(44596608, 212992))
 
 	// pool3: average pool 3/2, 64×8×8 → 64×4×4
-	cpu.AvgPool{N: 128, C: 64, H: 8, W: 8, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 4, OW: 4}.Forward(m.dev[0].F32(26240832, 524288), m.dev[0].F32(28337984, 131072))
+	cpu.AvgPool{N: 128, C: 64, H: 8, W: 8, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 4, OW: 4}.Forward(m.dev[0].F32(27819392, 524288), m.dev[0].F32(29916544, 131072))
 
 	// fc4: fc, 1024 → 10
-	cpu.FC{N: 128, In: 1024, Out: 10, Act: cpu.Identity}.Forward(m.dev[0].F32(28337984, 131072), m.dev[0].F32(317312, 10240), m.dev[0].F32(358272, 10), m.dev[0].F32(28862272, 1280))
+	cpu.FC{N: 128, In: 1024, Out: 10, Act: cpu.Identity}.Forward(m.dev[0].F32(29916544, 131072), m.dev[0].F32(1890688, 10240), m.dev[0].F32(1931648, 10), m.dev[0].F32(30440832, 1280))
 
 	// loss: softmax over 10 classes and the mean negative log-probability of the labels
-	loss = cpu.SoftmaxLoss{N: 128, Classes: 10}.Loss(m.dev[0].F32(28862272, 1280), m.dev[0].I32(45448000, 128), m.dev[0].F32(45442880, 1280))
-	m.dev[0].F32(45448512, 1)[0] = float32(loss)
+	loss = cpu.SoftmaxLoss{N: 128, Classes: 10}.Loss(m.dev[0].F32(30440832, 1280), m.dev[0].I32(1572864, 128), m.dev[0].F32(1931712, 1280))
+	m.dev[0].F32(1936832, 1)[0] = float32(loss)
 
 	// Backward pass, from the loss to the first layer.
 
 	// loss: backward of softmax
-	cpu.SoftmaxLoss{N: 128, Classes: 10}.Backward(m.dev[0].F32(45442880, 1280), m.dev[0].I32(45448000, 128), m.dev[0].F32(28867392, 1280))
+	cpu.SoftmaxLoss{N: 128, Classes: 10}.Backward(m.dev[0].F32(1931712, 1280), m.dev[0].I32(1572864, 128), m.dev[0].F32(30445952, 1280))
 
 	// fc4: backward of fc
-	cpu.FC{N: 128, In: 1024, Out: 10, Act: cpu.Identity}.Backward(m.dev[0].F32(28337984, 131072), m.dev[0].F32(317312, 10240), m.dev[0].F32(28862272, 1280), m.dev[0].F32(28867392, 1280), m.dev[0].F32(31483712, 131072), m.dev[0].F32(358336, 10240), m.dev[0].F32(399296, 10), m.dev[0].F32(44590912, 212992))
+	cpu.FC{N: 128, In: 1024, Out: 10, Act: cpu.Identity}.Backward(m.dev[0].F32(29916544, 131072), m.dev[0].F32(1890688, 10240), m.dev[0].F32(30440832, 1280), m.dev[0].F32(30445952, 1280), m.dev[0].F32(33062272, 131072), m.dev[0].F32(1936896, 10240), m.dev[0].F32(1977856, 10), m.dev[0].F32(44596608, 212992))
 
 	// pool3: backward of avgpool
-	cpu.AvgPool{N: 128, C: 64, H: 8, W: 8, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 4, OW: 4}.Backward(m.dev[0].F32(31483712, 131072), m.dev[0].F32(28337984, 524288))
+	cpu.AvgPool{N: 128, C: 64, H: 8, W: 8, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 4, OW: 4}.Backward(m.dev[0].F32(33062272, 131072), m.dev[0].F32(29916544, 524288))
 
 	// conv3: backward of conv
-	cpu.Conv{N: 128, C: 32, H: 8, W: 8, F: 64, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 8, OW: 8, Act: cpu.ReLU}.Backward(m.dev[0].F32(30435136, 262144), m.dev[0].F32(112256, 51200), m.dev[0].F32(26240832, 524288), m.dev[0].F32(28337984, 524288), m.dev[0].F32(31483712, 262144), m.dev[0].F32(399360, 51200), m.dev[0].F32(604160, 64), m.dev[0].F32(44590912, 212992))
+	cpu.Conv{N: 128, C: 32, H: 8, W: 8, F: 64, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 8, OW: 8, Act: cpu.ReLU}.Backward(m.dev[0].F32(32013696, 262144), m.dev[0].F32(1685632, 51200), m.dev[0].F32(27819392, 524288), m.dev[0].F32(29916544, 524288), m.dev[0].F32(33062272, 262144), m.dev[0].F32(1977920, 51200), m.dev[0].F32(2182720, 64), m.dev[0].F32(44596608, 212992))
 
 	// pool2: backward of avgpool
-	cpu.AvgPool{N: 128, C: 32, H: 16, W: 16, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 8, OW: 8}.Backward(m.dev[0].F32(31483712, 262144), m.dev[0].F32(26240832, 1048576))
+	cpu.AvgPool{N: 128, C: 32, H: 16, W: 16, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 8, OW: 8}.Backward(m.dev[0].F32(33062272, 262144), m.dev[0].F32(27819392, 1048576))
 
 	// conv2: backward of conv
-	cpu.Conv{N: 128, C: 32, H: 16, W: 16, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 16, OW: 16, Act: cpu.ReLU}.Backward(m.dev[0].F32(17852224, 1048576), m.dev[0].F32(9728, 25600), m.dev[0].F32(22046528, 1048576), m.dev[0].F32(26240832, 1048576), m.dev[0].F32(38823744, 1048576), m.dev[0].F32(604416, 25600), m.dev[0].F32(706816, 32), m.dev[0].F32(44590912, 212992))
+	cpu.Conv{N: 128, C: 32, H: 16, W: 16, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 16, OW: 16, Act: cpu.ReLU}.Backward(m.dev[0].F32(19430784, 1048576), m.dev[0].F32(1583104, 25600), m.dev[0].F32(23625088, 1048576), m.dev[0].F32(27819392, 1048576), m.dev[0].F32(40402304, 1048576), m.dev[0].F32(2182976, 25600), m.dev[0].F32(2285376, 32), m.dev[0].F32(44596608, 212992))
 
 	// pool1: backward of maxpool
-	cpu.MaxPool{N: 128, C: 32, H: 32, W: 32, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 16, OW: 16}.Backward(m.dev[0].I32(34629440, 1048576), m.dev[0].F32(38823744, 1048576), m.dev[0].F32(17852224, 4194304))
+	cpu.MaxPool{N: 128, C: 32, H: 32, W: 32, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 16, OW: 16}.Backward(m.dev[0].I32(36208000, 1048576), m.dev[0].F32(40402304, 1048576), m.dev[0].F32(19430784, 4194304))
 
 	// conv1: backward of conv
-	cpu.Conv{N: 128, C: 3, H: 32, W: 32, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 32, OW: 32, Act: cpu.ReLU}.Backward(m.dev[0].F32(43018048, 393216), m.dev[0].F32(0, 2400), m.dev[0].F32(1075008, 4194304), m.dev[0].F32(17852224, 4194304), nil, m.dev[0].F32(706944, 2400), m.dev[0].F32(716544, 32), m.dev[0].F32(44590912, 212992))
+	cpu.Conv{N: 128, C: 3, H: 32, W: 32, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 32, OW: 32, Act: cpu.ReLU}.Backward(m.dev[0].F32(0, 393216), m.dev[0].F32(1573376, 2400), m.dev[0].F32(2653568, 4194304), m.dev[0].F32(19430784, 4194304), nil, m.dev[0].F32(2285504, 2400), m.dev[0].F32(2295104, 32), m.dev[0].F32(44596608, 212992))
 
 	// SGD update of every weight and bias, on the device that holds it.
 
 	// SGD on conv1.weight: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(0, 2400), m.dev[0].F32(706944, 2400), m.dev[0].F32(716672, 2400))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1573376, 2400), m.dev[0].F32(2285504, 2400), m.dev[0].F32(2295232, 2400))
 	// SGD on conv1.bias: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(9600, 32), m.dev[0].F32(716544, 32), m.dev[0].F32(726272, 32))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1582976, 32), m.dev[0].F32(2295104, 32), m.dev[0].F32(2304832, 32))
 
 	// SGD on conv2.weight: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(9728, 25600), m.dev[0].F32(604416, 25600), m.dev[0].F32(726400, 25600))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1583104, 25600), m.dev[0].F32(2182976, 25600), m.dev[0].F32(2304960, 25600))
 	// SGD on conv2.bias: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(112128, 32), m.dev[0].F32(706816, 32), m.dev[0].F32(828800, 32))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1685504, 32), m.dev[0].F32(2285376, 32), m.dev[0].F32(2407360, 32))
 
 	// SGD on conv3.weight: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(112256, 51200), m.dev[0].F32(399360, 51200), m.dev[0].F32(828928, 51200))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1685632, 51200), m.dev[0].F32(1977920, 51200), m.dev[0].F32(2407488, 51200))
 	// SGD on conv3.bias: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(317056, 64), m.dev[0].F32(604160, 64), m.dev[0].F32(1033728, 64))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1890432, 64), m.dev[0].F32(2182720, 64), m.dev[0].F32(2612288, 64))
 
 	// SGD on fc4.weight: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(317312, 10240), m.dev[0].F32(358336, 10240), m.dev[0].F32(1033984, 10240))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1890688, 10240), m.dev[0].F32(1936896, 10240), m.dev[0].F32(2612544, 10240))
 	// SGD on fc4.bias: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(358272, 10), m.dev[0].F32(399296, 10), m.dev[0].F32(1074944, 10))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1931648, 10), m.dev[0].F32(1977856, 10), m.dev[0].F32(2653504, 10))
 	return loss
 }
 
@@ -379,60 +376,60 @@ func (m *Model) view(t tensor) []float32 {
 // as in weight files: conv [filters, channels/groups, kernel, kernel], fc [out,
 // in].
 var params = []tensor{
-	{"conv1.weight", 0, 0, 2400, []int{32, 3, 5, 5}},
-	{"conv1.bias", 0, 9600, 32, []int{32}},
-	{"conv2.weight", 0, 9728, 25600, []int{32, 32, 5, 5}},
-	{"conv2.bias", 0, 112128, 32, []int{32}},
-	{"conv3.weight", 0, 112256, 51200, []int{64, 32, 5, 5}},
-	{"conv3.bias", 0, 317056, 64, []int{64}},
-	{"fc4.weight", 0, 317312, 10240, []int{10, 1024}},
-	{"fc4.bias", 0, 358272, 10, []int{10}},
+	{"conv1.weight", 0, 1573376, 2400, []int{32, 3, 5, 5}},
+	{"conv1.bias", 0, 1582976, 32, []int{32}},
+	{"conv2.weight", 0, 1583104, 25600, []int{32, 32, 5, 5}},
+	{"conv2.bias", 0, 1685504, 32, []int{32}},
+	{"conv3.weight", 0, 1685632, 51200, []int{64, 32, 5, 5}},
+	{"conv3.bias", 0, 1890432, 64, []int{64}},
+	{"fc4.weight", 0, 1890688, 10240, []int{10, 1024}},
+	{"fc4.bias", 0, 1931648, 10, []int{10}},
 }
 
 // buffers are the float32 buffers of the training program, for Buffer.
 var buffers = []tensor{
-	{"scratch.dev0", 0, 44590912, 212992, []int{212992}},
-	{"data", 0, 43018048, 393216, []int{128, 3, 32, 32}},
-	{"conv1.out", 0, 1075008, 4194304, []int{128, 32, 32, 32}},
-	{"conv1.weight", 0, 0, 2400, []int{32, 3, 5, 5}},
-	{"conv1.bias", 0, 9600, 32, []int{32}},
-	{"pool1.out", 0, 17852224, 1048576, []int{128, 32, 16, 16}},
-	{"conv2.out", 0, 22046528, 1048576, []int{128, 32, 16, 16}},
-	{"conv2.weight", 0, 9728, 25600, []int{32, 32, 5, 5}},
-	{"conv2.bias", 0, 112128, 32, []int{32}},
-	{"pool2.out", 0, 30435136, 262144, []int{128, 32, 8, 8}},
-	{"conv3.out", 0, 26240832, 524288, []int{128, 64, 8, 8}},
-	{"conv3.weight", 0, 112256, 51200, []int{64, 32, 5, 5}},
-	{"conv3.bias", 0, 317056, 64, []int{64}},
-	{"pool3.out", 0, 28337984, 131072, []int{128, 64, 4, 4}},
-	{"fc4.out", 0, 28862272, 1280, []int{128, 10}},
-	{"fc4.weight", 0, 317312, 10240, []int{10, 1024}},
-	{"fc4.bias", 0, 358272, 10, []int{10}},
-	{"loss.out", 0, 45442880, 1280, []int{128, 10}},
-	{"loss", 0, 45448512, 1, []int{1}},
-	{"fc4.out.grad", 0, 28867392, 1280, []int{128, 10}},
-	{"pool3.out.grad", 0, 31483712, 131072, []int{128, 64, 4, 4}},
-	{"fc4.weight.grad", 0, 358336, 10240, []int{10, 1024}},
-	{"fc4.bias.grad", 0, 399296, 10, []int{10}},
-	{"conv3.out.grad", 0, 28337984, 524288, []int{128, 64, 8, 8}},
-	{"pool2.out.grad", 0, 31483712, 262144, []int{128, 32, 8, 8}},
-	{"conv3.weight.grad", 0, 399360, 51200, []int{64, 32, 5, 5}},
-	{"conv3.bias.grad", 0, 604160, 64, []int{64}},
-	{"conv2.out.grad", 0, 26240832, 1048576, []int{128, 32, 16, 16}},
-	{"pool1.out.grad", 0, 38823744, 1048576, []int{128, 32, 16, 16}},
-	{"conv2.weight.grad", 0, 604416, 25600, []int{32, 32, 5, 5}},
-	{"conv2.bias.grad", 0, 706816, 32, []int{32}},
-	{"conv1.out.grad", 0, 17852224, 4194304, []int{128, 32, 32, 32}},
-	{"conv1.weight.grad", 0, 706944, 2400, []int{32, 3, 5, 5}},
-	{"conv1.bias.grad", 0, 716544, 32, []int{32}},
-	{"conv1.weight.momentum", 0, 716672, 2400, []int{32, 3, 5, 5}},
-	{"conv1.bias.momentum", 0, 726272, 32, []int{32}},
-	{"conv2.weight.momentum", 0, 726400, 25600, []int{32, 32, 5, 5}},
-	{"conv2.bias.momentum", 0, 828800, 32, []int{32}},
-	{"conv3.weight.momentum", 0, 828928, 51200, []int{64, 32, 5, 5}},
-	{"conv3.bias.momentum", 0, 1033728, 64, []int{64}},
-	{"fc4.weight.momentum", 0, 1033984, 10240, []int{10, 1024}},
-	{"fc4.bias.momentum", 0, 1074944, 10, []int{10}},
+	{"scratch.dev0", 0, 44596608, 212992, []int{212992}},
+	{"data", 0, 0, 393216, []int{128, 3, 32, 32}},
+	{"conv1.out", 0, 2653568, 4194304, []int{128, 32, 32, 32}},
+	{"conv1.weight", 0, 1573376, 2400, []int{32, 3, 5, 5}},
+	{"conv1.bias", 0, 1582976, 32, []int{32}},
+	{"pool1.out", 0, 19430784, 1048576, []int{128, 32, 16, 16}},
+	{"conv2.out", 0, 23625088, 1048576, []int{128, 32, 16, 16}},
+	{"conv2.weight", 0, 1583104, 25600, []int{32, 32, 5, 5}},
+	{"conv2.bias", 0, 1685504, 32, []int{32}},
+	{"pool2.out", 0, 32013696, 262144, []int{128, 32, 8, 8}},
+	{"conv3.out", 0, 27819392, 524288, []int{128, 64, 8, 8}},
+	{"conv3.weight", 0, 1685632, 51200, []int{64, 32, 5, 5}},
+	{"conv3.bias", 0, 1890432, 64, []int{64}},
+	{"pool3.out", 0, 29916544, 131072, []int{128, 64, 4, 4}},
+	{"fc4.out", 0, 30440832, 1280, []int{128, 10}},
+	{"fc4.weight", 0, 1890688, 10240, []int{10, 1024}},
+	{"fc4.bias", 0, 1931648, 10, []int{10}},
+	{"loss.out", 0, 1931712, 1280, []int{128, 10}},
+	{"loss", 0, 1936832, 1, []int{1}},
+	{"fc4.out.grad", 0, 30445952, 1280, []int{128, 10}},
+	{"pool3.out.grad", 0, 33062272, 131072, []int{128, 64, 4, 4}},
+	{"fc4.weight.grad", 0, 1936896, 10240, []int{10, 1024}},
+	{"fc4.bias.grad", 0, 1977856, 10, []int{10}},
+	{"conv3.out.grad", 0, 29916544, 524288, []int{128, 64, 8, 8}},
+	{"pool2.out.grad", 0, 33062272, 262144, []int{128, 32, 8, 8}},
+	{"conv3.weight.grad", 0, 1977920, 51200, []int{64, 32, 5, 5}},
+	{"conv3.bias.grad", 0, 2182720, 64, []int{64}},
+	{"conv2.out.grad", 0, 27819392, 1048576, []int{128, 32, 16, 16}},
+	{"pool1.out.grad", 0, 40402304, 1048576, []int{128, 32, 16, 16}},
+	{"conv2.weight.grad", 0, 2182976, 25600, []int{32, 32, 5, 5}},
+	{"conv2.bias.grad", 0, 2285376, 32, []int{32}},
+	{"conv1.out.grad", 0, 19430784, 4194304, []int{128, 32, 32, 32}},
+	{"conv1.weight.grad", 0, 2285504, 2400, []int{32, 3, 5, 5}},
+	{"conv1.bias.grad", 0, 2295104, 32, []int{32}},
+	{"conv1.weight.momentum", 0, 2295232, 2400, []int{32, 3, 5, 5}},
+	{"conv1.bias.momentum", 0, 2304832, 32, []int{32}},
+	{"conv2.weight.momentum", 0, 2304960, 25600, []int{32, 32, 5, 5}},
+	{"conv2.bias.momentum", 0, 2407360, 32, []int{32}},
+	{"conv3.weight.momentum", 0, 2407488, 51200, []int{64, 32, 5, 5}},
+	{"conv3.bias.momentum", 0, 2612288, 64, []int{64}},
+	{"fc4.weight.momentum", 0, 2612544, 10240, []int{10, 1024}},
+	{"fc4.bias.momentum", 0, 2653504, 10, []int{10}},
 }
 
 // weightFileLimit bounds the weight files Load reads: the weights, and room for

@@ -83,7 +83,7 @@ const (
 const (
 	Devices                = 2
 	Device0ArenaBytes      = 40855744 // device 0's whole arena
-	Device0PersistentBytes = 1574784  // weights, biases, their gradients and momenta, at the front
+	Device0PersistentBytes = 1981888  // weights, biases, their gradients and momenta, at the front
 	Device1ArenaBytes      = 40819136 // device 1's whole arena
 	Device1PersistentBytes = 1543872  // weights, biases, their gradients and momenta, at the front
 )
@@ -112,22 +112,22 @@ func New() *Model {
 // Batch×InputChannels×InputHeight×InputWidth. Write them before every Infer or
 // TrainStep.
 func (m *Model) Input() []float32 {
-	return m.dev[0].F32(40109952, 100352)
+	return m.dev[0].F32(0, 100352)
 }
 
 // Labels returns the class of each image of the next training step, Batch values
 // in [0, Classes). Write them before every TrainStep.
 func (m *Model) Labels() []int32 {
-	return m.dev[0].I32(40855168, 128)
+	return m.dev[0].I32(401408, 128)
 }
 
 // Probabilities returns the softmax of the last Infer or TrainStep,
 // Batch×Classes.
 func (m *Model) Probabilities() []float32 {
 	if m.trained {
-		return m.dev[0].F32(40850048, 1280)
+		return m.dev[0].F32(926848, 1280)
 	}
-	return m.dev[0].F32(21582464, 1280)
+	return m.dev[0].F32(926848, 1280)
 }
 
 // Infer runs the inference program on Input: dropout at test scale, then the
@@ -199,49 +199,49 @@ func (m *Model) Init(seed uint64) {
 	clear(m.dev[0].U8(0, Device0PersistentBytes))
 	clear(m.dev[1].U8(0, Device1PersistentBytes))
 	// conv1.gpu0.weight [16 1 5 5]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(0, 400), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(0)))
+	cpu.FillNormal(m.dev[0].F32(401920, 400), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(0)))
 	// conv1.gpu0.bias [16]: constant(0)
-	cpu.FillConstant(m.dev[0].F32(1600, 16), 0)
+	cpu.FillConstant(m.dev[0].F32(403520, 16), 0)
 	// conv1.gpu1.weight [16 1 5 5]: normal(mean=0, std=0.01)
 	cpu.FillNormal(m.dev[1].F32(0, 400), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(2)))
 	// conv1.gpu1.bias [16]: constant(0)
 	cpu.FillConstant(m.dev[1].F32(1600, 16), 0)
 	// conv2.gpu0.weight [32 16 5 5]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(1664, 12800), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(4)))
+	cpu.FillNormal(m.dev[0].F32(403584, 12800), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(4)))
 	// conv2.gpu0.bias [32]: constant(1)
-	cpu.FillConstant(m.dev[0].F32(52864, 32), 1)
+	cpu.FillConstant(m.dev[0].F32(454784, 32), 1)
 	// conv2.gpu1.weight [32 16 5 5]: normal(mean=0, std=0.01)
 	cpu.FillNormal(m.dev[1].F32(1664, 12800), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(6)))
 	// conv2.gpu1.bias [32]: constant(1)
 	cpu.FillConstant(m.dev[1].F32(52864, 32), 1)
 	// conv3.gpu0.weight [48 64 3 3]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(52992, 27648), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(8)))
+	cpu.FillNormal(m.dev[0].F32(454912, 27648), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(8)))
 	// conv3.gpu0.bias [48]: constant(0)
-	cpu.FillConstant(m.dev[0].F32(163584, 48), 0)
+	cpu.FillConstant(m.dev[0].F32(565504, 48), 0)
 	// conv3.gpu1.weight [48 64 3 3]: normal(mean=0, std=0.01)
 	cpu.FillNormal(m.dev[1].F32(52992, 27648), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(10)))
 	// conv3.gpu1.bias [48]: constant(0)
 	cpu.FillConstant(m.dev[1].F32(163584, 48), 0)
 	// conv4.gpu0.weight [32 48 3 3]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(163776, 13824), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(12)))
+	cpu.FillNormal(m.dev[0].F32(565696, 13824), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(12)))
 	// conv4.gpu0.bias [32]: constant(1)
-	cpu.FillConstant(m.dev[0].F32(219072, 32), 1)
+	cpu.FillConstant(m.dev[0].F32(620992, 32), 1)
 	// conv4.gpu1.weight [32 48 3 3]: normal(mean=0, std=0.01)
 	cpu.FillNormal(m.dev[1].F32(163776, 13824), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(14)))
 	// conv4.gpu1.bias [32]: constant(1)
 	cpu.FillConstant(m.dev[1].F32(219072, 32), 1)
 	// fc5.gpu0.weight [128 576]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(219200, 73728), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(16)))
+	cpu.FillNormal(m.dev[0].F32(621120, 73728), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(16)))
 	// fc5.gpu0.bias [128]: constant(1)
-	cpu.FillConstant(m.dev[0].F32(514112, 128), 1)
+	cpu.FillConstant(m.dev[0].F32(916032, 128), 1)
 	// fc5.gpu1.weight [128 576]: normal(mean=0, std=0.01)
 	cpu.FillNormal(m.dev[1].F32(219200, 73728), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(18)))
 	// fc5.gpu1.bias [128]: constant(1)
 	cpu.FillConstant(m.dev[1].F32(514112, 128), 1)
 	// fc6.weight [10 256]: normal(mean=0, std=0.01)
-	cpu.FillNormal(m.dev[0].F32(514624, 2560), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(20)))
+	cpu.FillNormal(m.dev[0].F32(916544, 2560), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(20)))
 	// fc6.bias [10]: constant(0)
-	cpu.FillConstant(m.dev[0].F32(524864, 10), 0)
+	cpu.FillConstant(m.dev[0].F32(926784, 10), 0)
 	m.rng[0] = cpu.NewRNG(seed, 1)
 	m.rng[1] = cpu.NewRNG(seed, 2)
 	m.trained = false
@@ -299,92 +299,89 @@ func (m *Model) Load(r io.Reader) error {
 // infer is the inference program: 35 steps, dropout at test scale, the softmax
 // into the probabilities.
 func (m *Model) infer() {
-	// data, from where the host wrote it (the training program's place) to this program's.
-	copy(m.dev[0].F32(20842368, 100352), m.dev[0].F32(40109952, 100352))
-
 	// the image to device 1
-	cpu.ChannelCopy{N: 128, HW: 784, SrcC: 1, C0: 0, C1: 1, DstC: 1, D: 0}.Copy(m.dev[0].F32(20842368, 100352), m.dev[1].F32(7966400, 100352))
+	cpu.ChannelCopy{N: 128, HW: 784, SrcC: 1, C0: 0, C1: 1, DstC: 1, D: 0}.Copy(m.dev[0].F32(0, 100352), m.dev[1].F32(7966400, 100352))
 
 	// conv1 on GPU 0: conv 5×5/1 + relu, 1×28×28 → 16×28×28
-	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[0].F32(20842368, 100352), m.dev[0].F32(0, 400), m.dev[0].F32(1600, 16), m.dev[0].F32(1574784, 1605632), m.dev[0].F32(21243776, 84672))
+	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 100352), m.dev[0].F32(401920, 400), m.dev[0].F32(403520, 16), m.dev[0].F32(1981888, 1605632), m.dev[0].F32(21249472, 84672))
 	// conv1 on GPU 1: conv 5×5/1 + relu, 1×28×28 → 16×28×28
 	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[1].F32(7966400, 100352), m.dev[1].F32(0, 400), m.dev[1].F32(1600, 16), m.dev[1].F32(1543872, 1605632), m.dev[1].F32(20811456, 84672))
 
 	// norm1 on GPU 0: LRN n=5 over its own 16 channels, 28×28
-	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(1574784, 1605632), m.dev[0].F32(7997312, 1605632), m.dev[0].F32(14419840, 1605632))
+	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(1981888, 1605632), m.dev[0].F32(8404416, 1605632), m.dev[0].F32(14826944, 1605632))
 	// norm1 on GPU 1: LRN n=5 over its own 16 channels, 28×28
 	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(1543872, 1605632), m.dev[1].F32(7966400, 1605632), m.dev[1].F32(14388928, 1605632))
 
 	// pool1 on GPU 0: max pool 3/2, 16×28×28 → 16×14×14
-	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[0].F32(7997312, 1605632), m.dev[0].F32(4786048, 401408), m.dev[0].I32(1574784, 401408))
+	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[0].F32(8404416, 1605632), m.dev[0].F32(5193152, 401408), m.dev[0].I32(1981888, 401408))
 	// pool1 on GPU 1: max pool 3/2, 16×28×28 → 16×14×14
 	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[1].F32(7966400, 1605632), m.dev[1].F32(4755136, 401408), m.dev[1].I32(1543872, 401408))
 
 	// conv2 on GPU 0: conv 5×5/1 + relu, 16×14×14 → 32×14×14
-	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[0].F32(4786048, 401408), m.dev[0].F32(1664, 12800), m.dev[0].F32(52864, 32), m.dev[0].F32(1574784, 802816), m.dev[0].F32(21243776, 84672))
+	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[0].F32(5193152, 401408), m.dev[0].F32(403584, 12800), m.dev[0].F32(454784, 32), m.dev[0].F32(1981888, 802816), m.dev[0].F32(21249472, 84672))
 	// conv2 on GPU 1: conv 5×5/1 + relu, 16×14×14 → 32×14×14
 	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[1].F32(4755136, 401408), m.dev[1].F32(1664, 12800), m.dev[1].F32(52864, 32), m.dev[1].F32(1543872, 802816), m.dev[1].F32(20811456, 84672))
 
 	// norm2 on GPU 0: LRN n=5 over its own 32 channels, 14×14
-	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(1574784, 802816), m.dev[0].F32(4786048, 802816), m.dev[0].F32(7997312, 802816))
+	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(1981888, 802816), m.dev[0].F32(5193152, 802816), m.dev[0].F32(8404416, 802816))
 	// norm2 on GPU 1: LRN n=5 over its own 32 channels, 14×14
 	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(1543872, 802816), m.dev[1].F32(4755136, 802816), m.dev[1].F32(7966400, 802816))
 
 	// pool2 on GPU 0: max pool 3/2, 32×14×14 → 32×7×7
-	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Forward(m.dev[0].F32(4786048, 802816), m.dev[0].F32(7997312, 200704), m.dev[0].I32(1574784, 200704))
+	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Forward(m.dev[0].F32(5193152, 802816), m.dev[0].F32(8404416, 200704), m.dev[0].I32(1981888, 200704))
 	// pool2 on GPU 1: max pool 3/2, 32×14×14 → 32×7×7
 	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Forward(m.dev[1].F32(4755136, 802816), m.dev[1].F32(3149504, 200704), m.dev[1].I32(1543872, 200704))
 
 	// conv3 on GPU 0 reads channels 0-32 of pool2
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(7997312, 200704), m.dev[0].F32(1574784, 401408))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(8404416, 200704), m.dev[0].F32(1981888, 401408))
 	// transfer: pool2 (GPU 1) → conv3 on GPU 0, channels 32-64, 802816 bytes
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(3149504, 200704), m.dev[0].F32(1574784, 401408))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(3149504, 200704), m.dev[0].F32(1981888, 401408))
 	// conv3 on GPU 0: conv 3×3/1 + relu, 64×7×7 → 48×7×7
-	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(1574784, 401408), m.dev[0].F32(52992, 27648), m.dev[0].F32(163584, 48), m.dev[0].F32(3180416, 301056), m.dev[0].F32(21243776, 84672))
+	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(1981888, 401408), m.dev[0].F32(454912, 27648), m.dev[0].F32(565504, 48), m.dev[0].F32(3587520, 301056), m.dev[0].F32(21249472, 84672))
 	// transfer: pool2 (GPU 0) → conv3 on GPU 1, channels 0-32, 802816 bytes
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(7997312, 200704), m.dev[1].F32(1543872, 401408))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(8404416, 200704), m.dev[1].F32(1543872, 401408))
 	// conv3 on GPU 1 reads channels 32-64 of pool2
 	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(3149504, 200704), m.dev[1].F32(1543872, 401408))
 	// conv3 on GPU 1: conv 3×3/1 + relu, 64×7×7 → 48×7×7
 	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(1543872, 401408), m.dev[1].F32(52992, 27648), m.dev[1].F32(163584, 48), m.dev[1].F32(3149504, 301056), m.dev[1].F32(20811456, 84672))
 
 	// conv4 on GPU 0: conv 3×3/1 + relu, 48×7×7 → 32×7×7
-	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(3180416, 301056), m.dev[0].F32(163776, 13824), m.dev[0].F32(219072, 32), m.dev[0].F32(1574784, 200704), m.dev[0].F32(21243776, 84672))
+	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(3587520, 301056), m.dev[0].F32(565696, 13824), m.dev[0].F32(620992, 32), m.dev[0].F32(1981888, 200704), m.dev[0].F32(21249472, 84672))
 	// conv4 on GPU 1: conv 3×3/1 + relu, 48×7×7 → 32×7×7
 	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(3149504, 301056), m.dev[1].F32(163776, 13824), m.dev[1].F32(219072, 32), m.dev[1].F32(1543872, 200704), m.dev[1].F32(20811456, 84672))
 
 	// pool4 on GPU 0: max pool 3/2, 32×7×7 → 32×3×3
-	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Forward(m.dev[0].F32(1574784, 200704), m.dev[0].F32(2377600, 36864), m.dev[0].I32(2525056, 36864))
+	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Forward(m.dev[0].F32(1981888, 200704), m.dev[0].F32(2784704, 36864), m.dev[0].I32(2932160, 36864))
 	// pool4 on GPU 1: max pool 3/2, 32×7×7 → 32×3×3
 	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Forward(m.dev[1].F32(1543872, 200704), m.dev[1].F32(2346688, 36864), m.dev[1].I32(2494144, 36864))
 
 	// fc5 on GPU 0 reads channels 0-32 of pool4
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(2377600, 36864), m.dev[0].F32(1574784, 73728))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(2784704, 36864), m.dev[0].F32(1981888, 73728))
 	// transfer: pool4 (GPU 1) → fc5 on GPU 0, channels 32-64, 147456 bytes
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(2346688, 36864), m.dev[0].F32(1574784, 73728))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(2346688, 36864), m.dev[0].F32(1981888, 73728))
 	// fc5 on GPU 0: fc + relu, 576 → 128
-	cpu.FC{N: 128, In: 576, Out: 128, Act: cpu.ReLU}.Forward(m.dev[0].F32(1574784, 73728), m.dev[0].F32(219200, 73728), m.dev[0].F32(514112, 128), m.dev[0].F32(1869696, 16384))
+	cpu.FC{N: 128, In: 576, Out: 128, Act: cpu.ReLU}.Forward(m.dev[0].F32(1981888, 73728), m.dev[0].F32(621120, 73728), m.dev[0].F32(916032, 128), m.dev[0].F32(2276800, 16384))
 	// transfer: pool4 (GPU 0) → fc5 on GPU 1, channels 0-32, 147456 bytes
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(2377600, 36864), m.dev[1].F32(1543872, 73728))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(2784704, 36864), m.dev[1].F32(1543872, 73728))
 	// fc5 on GPU 1 reads channels 32-64 of pool4
 	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(2346688, 36864), m.dev[1].F32(1543872, 73728))
 	// fc5 on GPU 1: fc + relu, 576 → 128
 	cpu.FC{N: 128, In: 576, Out: 128, Act: cpu.ReLU}.Forward(m.dev[1].F32(1543872, 73728), m.dev[1].F32(219200, 73728), m.dev[1].F32(514112, 128), m.dev[1].F32(1838784, 16384))
 
 	// drop5 on GPU 0: dropout at test time, outputs × 0.5
-	cpu.Dropout{Len: 16384, Rate: 0.5}.Test(m.dev[0].F32(1869696, 16384), m.dev[0].F32(1705856, 16384))
+	cpu.Dropout{Len: 16384, Rate: 0.5}.Test(m.dev[0].F32(2276800, 16384), m.dev[0].F32(2112960, 16384))
 	// drop5 on GPU 1: dropout at test time, outputs × 0.5
 	cpu.Dropout{Len: 16384, Rate: 0.5}.Test(m.dev[1].F32(1838784, 16384), m.dev[1].F32(1543872, 16384))
 
 	// fc6 reads channels 0-128 of drop5
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(1705856, 16384), m.dev[0].F32(1574784, 32768))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(2112960, 16384), m.dev[0].F32(1981888, 32768))
 	// transfer: drop5 (GPU 1) → fc6, channels 128-256, 65536 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(1543872, 16384), m.dev[0].F32(1574784, 32768))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(1543872, 16384), m.dev[0].F32(1981888, 32768))
 	// fc6: fc, 256 → 10
-	cpu.FC{N: 128, In: 256, Out: 10, Act: cpu.Identity}.Forward(m.dev[0].F32(1574784, 32768), m.dev[0].F32(514624, 2560), m.dev[0].F32(524864, 10), m.dev[0].F32(1705856, 1280))
+	cpu.FC{N: 128, In: 256, Out: 10, Act: cpu.Identity}.Forward(m.dev[0].F32(1981888, 32768), m.dev[0].F32(916544, 2560), m.dev[0].F32(926784, 10), m.dev[0].F32(2112960, 1280))
 
 	// loss: softmax over 10 classes
-	cpu.SoftmaxLoss{N: 128, Classes: 10}.Softmax(m.dev[0].F32(1705856, 1280), m.dev[0].F32(21582464, 1280))
+	cpu.SoftmaxLoss{N: 128, Classes: 10}.Softmax(m.dev[0].F32(2112960, 1280), m.dev[0].F32(926848, 1280))
 }
 
 // train is the training program: 93 steps, the forward pass with dropout, the
@@ -393,228 +390,228 @@ func (m *Model) train(lr float32) (loss float64) {
 	// Forward pass.
 
 	// the image to device 1
-	cpu.ChannelCopy{N: 128, HW: 784, SrcC: 1, C0: 0, C1: 1, DstC: 1, D: 0}.Copy(m.dev[0].F32(40109952, 100352), m.dev[1].F32(40079040, 100352))
+	cpu.ChannelCopy{N: 128, HW: 784, SrcC: 1, C0: 0, C1: 1, DstC: 1, D: 0}.Copy(m.dev[0].F32(0, 100352), m.dev[1].F32(40079040, 100352))
 
 	// conv1 on GPU 0: conv 5×5/1 + relu, 1×28×28 → 16×28×28
-	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[0].F32(40109952, 100352), m.dev[0].F32(0, 400), m.dev[0].F32(1600, 16), m.dev[0].F32(1574784, 1605632), m.dev[0].F32(40511360, 84672))
+	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 100352), m.dev[0].F32(401920, 400), m.dev[0].F32(403520, 16), m.dev[0].F32(1981888, 1605632), m.dev[0].F32(40517056, 84672))
 	// conv1 on GPU 1: conv 5×5/1 + relu, 1×28×28 → 16×28×28
 	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[1].F32(40079040, 100352), m.dev[1].F32(0, 400), m.dev[1].F32(1600, 16), m.dev[1].F32(1543872, 1605632), m.dev[1].F32(40480448, 84672))
 
 	// norm1 on GPU 0: LRN n=5 over its own 16 channels, 28×28
-	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(1574784, 1605632), m.dev[0].F32(7997312, 1605632), m.dev[0].F32(14419840, 1605632))
+	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(1981888, 1605632), m.dev[0].F32(8404416, 1605632), m.dev[0].F32(14826944, 1605632))
 	// norm1 on GPU 1: LRN n=5 over its own 16 channels, 28×28
 	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(1543872, 1605632), m.dev[1].F32(7966400, 1605632), m.dev[1].F32(14388928, 1605632))
 
 	// pool1 on GPU 0: max pool 3/2, 16×28×28 → 16×14×14
-	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[0].F32(7997312, 1605632), m.dev[0].F32(36898688, 401408), m.dev[0].I32(38504320, 401408))
+	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[0].F32(8404416, 1605632), m.dev[0].F32(37305792, 401408), m.dev[0].I32(38911424, 401408))
 	// pool1 on GPU 1: max pool 3/2, 16×28×28 → 16×14×14
 	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[1].F32(7966400, 1605632), m.dev[1].F32(36867776, 401408), m.dev[1].I32(38473408, 401408))
 
 	// conv2 on GPU 0: conv 5×5/1 + relu, 16×14×14 → 32×14×14
-	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[0].F32(36898688, 401408), m.dev[0].F32(1664, 12800), m.dev[0].F32(52864, 32), m.dev[0].F32(20842368, 802816), m.dev[0].F32(40511360, 84672))
+	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[0].F32(37305792, 401408), m.dev[0].F32(403584, 12800), m.dev[0].F32(454784, 32), m.dev[0].F32(21249472, 802816), m.dev[0].F32(40517056, 84672))
 	// conv2 on GPU 1: conv 5×5/1 + relu, 16×14×14 → 32×14×14
 	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[1].F32(36867776, 401408), m.dev[1].F32(1664, 12800), m.dev[1].F32(52864, 32), m.dev[1].F32(20811456, 802816), m.dev[1].F32(40480448, 84672))
 
 	// norm2 on GPU 0: LRN n=5 over its own 32 channels, 14×14
-	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(20842368, 802816), m.dev[0].F32(24053632, 802816), m.dev[0].F32(27264896, 802816))
+	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(21249472, 802816), m.dev[0].F32(24460736, 802816), m.dev[0].F32(27672000, 802816))
 	// norm2 on GPU 1: LRN n=5 over its own 32 channels, 14×14
 	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(20811456, 802816), m.dev[1].F32(24022720, 802816), m.dev[1].F32(27233984, 802816))
 
 	// pool2 on GPU 0: max pool 3/2, 32×14×14 → 32×7×7
-	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Forward(m.dev[0].F32(24053632, 802816), m.dev[0].F32(32081792, 200704), m.dev[0].I32(36095872, 200704))
+	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Forward(m.dev[0].F32(24460736, 802816), m.dev[0].F32(32488896, 200704), m.dev[0].I32(36502976, 200704))
 	// pool2 on GPU 1: max pool 3/2, 32×14×14 → 32×7×7
 	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Forward(m.dev[1].F32(24022720, 802816), m.dev[1].F32(32050880, 200704), m.dev[1].I32(36064960, 200704))
 
 	// conv3 on GPU 0 reads channels 0-32 of pool2
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(32081792, 200704), m.dev[0].F32(30476160, 401408))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(32488896, 200704), m.dev[0].F32(30883264, 401408))
 	// transfer: pool2 (GPU 1) → conv3 on GPU 0, channels 32-64, 802816 bytes
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(32050880, 200704), m.dev[0].F32(30476160, 401408))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(32050880, 200704), m.dev[0].F32(30883264, 401408))
 	// conv3 on GPU 0: conv 3×3/1 + relu, 64×7×7 → 48×7×7
-	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(30476160, 401408), m.dev[0].F32(52992, 27648), m.dev[0].F32(163584, 48), m.dev[0].F32(33687424, 301056), m.dev[0].F32(40511360, 84672))
+	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(30883264, 401408), m.dev[0].F32(454912, 27648), m.dev[0].F32(565504, 48), m.dev[0].F32(34094528, 301056), m.dev[0].F32(40517056, 84672))
 	// transfer: pool2 (GPU 0) → conv3 on GPU 1, channels 0-32, 802816 bytes
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(32081792, 200704), m.dev[1].F32(30445248, 401408))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(32488896, 200704), m.dev[1].F32(30445248, 401408))
 	// conv3 on GPU 1 reads channels 32-64 of pool2
 	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(32050880, 200704), m.dev[1].F32(30445248, 401408))
 	// conv3 on GPU 1: conv 3×3/1 + relu, 64×7×7 → 48×7×7
 	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(30445248, 401408), m.dev[1].F32(52992, 27648), m.dev[1].F32(163584, 48), m.dev[1].F32(33656512, 301056), m.dev[1].F32(40480448, 84672))
 
 	// conv4 on GPU 0: conv 3×3/1 + relu, 48×7×7 → 32×7×7
-	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(33687424, 301056), m.dev[0].F32(163776, 13824), m.dev[0].F32(219072, 32), m.dev[0].F32(32081792, 200704), m.dev[0].F32(40511360, 84672))
+	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(34094528, 301056), m.dev[0].F32(565696, 13824), m.dev[0].F32(620992, 32), m.dev[0].F32(32488896, 200704), m.dev[0].F32(40517056, 84672))
 	// conv4 on GPU 1: conv 3×3/1 + relu, 48×7×7 → 32×7×7
 	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(33656512, 301056), m.dev[1].F32(163776, 13824), m.dev[1].F32(219072, 32), m.dev[1].F32(32050880, 200704), m.dev[1].F32(40480448, 84672))
 
 	// pool4 on GPU 0: max pool 3/2, 32×7×7 → 32×3×3
-	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Forward(m.dev[0].F32(32081792, 200704), m.dev[0].F32(33179520, 36864), m.dev[0].I32(34891648, 36864))
+	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Forward(m.dev[0].F32(32488896, 200704), m.dev[0].F32(33586624, 36864), m.dev[0].I32(35298752, 36864))
 	// pool4 on GPU 1: max pool 3/2, 32×7×7 → 32×3×3
 	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Forward(m.dev[1].F32(32050880, 200704), m.dev[1].F32(33148608, 36864), m.dev[1].I32(34860736, 36864))
 
 	// fc5 on GPU 0 reads channels 0-32 of pool4
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(33179520, 36864), m.dev[0].F32(32884608, 73728))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(33586624, 36864), m.dev[0].F32(33291712, 73728))
 	// transfer: pool4 (GPU 1) → fc5 on GPU 0, channels 32-64, 147456 bytes
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(33148608, 36864), m.dev[0].F32(32884608, 73728))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(33148608, 36864), m.dev[0].F32(33291712, 73728))
 	// fc5 on GPU 0: fc + relu, 576 → 128
-	cpu.FC{N: 128, In: 576, Out: 128, Act: cpu.ReLU}.Forward(m.dev[0].F32(32884608, 73728), m.dev[0].F32(219200, 73728), m.dev[0].F32(514112, 128), m.dev[0].F32(33474432, 16384))
+	cpu.FC{N: 128, In: 576, Out: 128, Act: cpu.ReLU}.Forward(m.dev[0].F32(33291712, 73728), m.dev[0].F32(621120, 73728), m.dev[0].F32(916032, 128), m.dev[0].F32(33881536, 16384))
 	// transfer: pool4 (GPU 0) → fc5 on GPU 1, channels 0-32, 147456 bytes
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(33179520, 36864), m.dev[1].F32(32853696, 73728))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(33586624, 36864), m.dev[1].F32(32853696, 73728))
 	// fc5 on GPU 1 reads channels 32-64 of pool4
 	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(33148608, 36864), m.dev[1].F32(32853696, 73728))
 	// fc5 on GPU 1: fc + relu, 576 → 128
 	cpu.FC{N: 128, In: 576, Out: 128, Act: cpu.ReLU}.Forward(m.dev[1].F32(32853696, 73728), m.dev[1].F32(219200, 73728), m.dev[1].F32(514112, 128), m.dev[1].F32(33443520, 16384))
 
 	// drop5 on GPU 0: dropout, each unit zeroed with probability 0.5
-	cpu.Dropout{Len: 16384, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(33474432, 16384), m.dev[0].F32(33310592, 16384), m.dev[0].U8(33441664, 16384))
+	cpu.Dropout{Len: 16384, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(33881536, 16384), m.dev[0].F32(33717696, 16384), m.dev[0].U8(33848768, 16384))
 	// drop5 on GPU 1: dropout, each unit zeroed with probability 0.5
 	cpu.Dropout{Len: 16384, Rate: 0.5}.Train(m.rng[1], m.dev[1].F32(33443520, 16384), m.dev[1].F32(33148608, 16384), m.dev[1].U8(33214144, 16384))
 
 	// fc6 reads channels 0-128 of drop5
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(33310592, 16384), m.dev[0].F32(33179520, 32768))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(33717696, 16384), m.dev[0].F32(33586624, 32768))
 	// transfer: drop5 (GPU 1) → fc6, channels 128-256, 65536 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(33148608, 16384), m.dev[0].F32(33179520, 32768))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(33148608, 16384), m.dev[0].F32(33586624, 32768))
 	// fc6: fc, 256 → 10
-	cpu.FC{N: 128, In: 256, Out: 10, Act: cpu.Identity}.Forward(m.dev[0].F32(33179520, 32768), m.dev[0].F32(514624, 2560), m.dev[0].F32(524864, 10), m.dev[0].F32(33458048, 1280))
+	cpu.FC{N: 128, In: 256, Out: 10, Act: cpu.Identity}.Forward(m.dev[0].F32(33586624, 32768), m.dev[0].F32(916544, 2560), m.dev[0].F32(926784, 10), m.dev[0].F32(33865152, 1280))
 
 	// loss: softmax over 10 classes and the mean negative log-probability of the labels
-	loss = cpu.SoftmaxLoss{N: 128, Classes: 10}.Loss(m.dev[0].F32(33458048, 1280), m.dev[0].I32(40855168, 128), m.dev[0].F32(40850048, 1280))
-	m.dev[0].F32(40855680, 1)[0] = float32(loss)
+	loss = cpu.SoftmaxLoss{N: 128, Classes: 10}.Loss(m.dev[0].F32(33865152, 1280), m.dev[0].I32(401408, 128), m.dev[0].F32(926848, 1280))
+	m.dev[0].F32(931968, 1)[0] = float32(loss)
 
 	// Backward pass, from the loss to the first layer.
 
 	// loss: backward of softmax
-	cpu.SoftmaxLoss{N: 128, Classes: 10}.Backward(m.dev[0].F32(40850048, 1280), m.dev[0].I32(40855168, 128), m.dev[0].F32(33463168, 1280))
+	cpu.SoftmaxLoss{N: 128, Classes: 10}.Backward(m.dev[0].F32(926848, 1280), m.dev[0].I32(401408, 128), m.dev[0].F32(33870272, 1280))
 
 	// fc6: backward of fc
-	cpu.FC{N: 128, In: 256, Out: 10, Act: cpu.Identity}.Backward(m.dev[0].F32(33179520, 32768), m.dev[0].F32(514624, 2560), m.dev[0].F32(33458048, 1280), m.dev[0].F32(33463168, 1280), m.dev[0].F32(33310592, 32768), m.dev[0].F32(524928, 2560), m.dev[0].F32(535168, 10), m.dev[0].F32(40511360, 84672))
+	cpu.FC{N: 128, In: 256, Out: 10, Act: cpu.Identity}.Backward(m.dev[0].F32(33586624, 32768), m.dev[0].F32(916544, 2560), m.dev[0].F32(33865152, 1280), m.dev[0].F32(33870272, 1280), m.dev[0].F32(33717696, 32768), m.dev[0].F32(932032, 2560), m.dev[0].F32(942272, 10), m.dev[0].F32(40517056, 84672))
 	// gradient of drop5 channels 0-128 from fc6
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[0].F32(33310592, 32768), m.dev[0].F32(33179520, 16384))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[0].F32(33717696, 32768), m.dev[0].F32(33586624, 16384))
 	// transfer: gradient of drop5 channels 128-256 from fc6 (GPU 0 → GPU 1), 65536 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Copy(m.dev[0].F32(33310592, 32768), m.dev[1].F32(33148608, 16384))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Copy(m.dev[0].F32(33717696, 32768), m.dev[1].F32(33148608, 16384))
 
 	// drop5 on GPU 0: backward of dropout
-	cpu.Dropout{Len: 16384, Rate: 0.5}.Backward(m.dev[0].U8(33441664, 16384), m.dev[0].F32(33179520, 16384), m.dev[0].F32(33539968, 16384))
+	cpu.Dropout{Len: 16384, Rate: 0.5}.Backward(m.dev[0].U8(33848768, 16384), m.dev[0].F32(33586624, 16384), m.dev[0].F32(33947072, 16384))
 	// drop5 on GPU 1: backward of dropout
 	cpu.Dropout{Len: 16384, Rate: 0.5}.Backward(m.dev[1].U8(33214144, 16384), m.dev[1].F32(33148608, 16384), m.dev[1].F32(33509056, 16384))
 
 	// fc5 on GPU 0: backward of fc
-	cpu.FC{N: 128, In: 576, Out: 128, Act: cpu.ReLU}.Backward(m.dev[0].F32(32884608, 73728), m.dev[0].F32(219200, 73728), m.dev[0].F32(33474432, 16384), m.dev[0].F32(33539968, 16384), m.dev[0].F32(33179520, 73728), m.dev[0].F32(535232, 73728), m.dev[0].F32(830144, 128), m.dev[0].F32(40511360, 84672))
+	cpu.FC{N: 128, In: 576, Out: 128, Act: cpu.ReLU}.Backward(m.dev[0].F32(33291712, 73728), m.dev[0].F32(621120, 73728), m.dev[0].F32(33881536, 16384), m.dev[0].F32(33947072, 16384), m.dev[0].F32(33586624, 73728), m.dev[0].F32(942336, 73728), m.dev[0].F32(1237248, 128), m.dev[0].F32(40517056, 84672))
 	// fc5 on GPU 1: backward of fc
 	cpu.FC{N: 128, In: 576, Out: 128, Act: cpu.ReLU}.Backward(m.dev[1].F32(32853696, 73728), m.dev[1].F32(219200, 73728), m.dev[1].F32(33443520, 16384), m.dev[1].F32(33509056, 16384), m.dev[1].F32(33148608, 73728), m.dev[1].F32(514624, 73728), m.dev[1].F32(809536, 128), m.dev[1].F32(40480448, 84672))
 	// gradient of pool4 channels 0-32 from fc5 on GPU 0
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[0].F32(33179520, 73728), m.dev[0].F32(35039104, 36864))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[0].F32(33586624, 73728), m.dev[0].F32(35446208, 36864))
 	// transfer: gradient of pool4 channels 32-64 from fc5 on GPU 0 (GPU 0 → GPU 1), 147456 bytes
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 64, C0: 32, C1: 64, DstC: 32, D: 0}.Copy(m.dev[0].F32(33179520, 73728), m.dev[1].F32(35008192, 36864))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 64, C0: 32, C1: 64, DstC: 32, D: 0}.Copy(m.dev[0].F32(33586624, 73728), m.dev[1].F32(35008192, 36864))
 	// transfer: gradient of pool4 channels 0-32 from fc5 on GPU 1 (GPU 1 → GPU 0), 147456 bytes
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[1].F32(33148608, 73728), m.dev[0].F32(32884608, 36864))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[1].F32(33148608, 73728), m.dev[0].F32(33291712, 36864))
 	// sum the gradient of pool4 channels 0-32 from fc5 on GPU 1
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 32, D: 0}.Add(m.dev[0].F32(32884608, 36864), m.dev[0].F32(35039104, 36864))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 32, D: 0}.Add(m.dev[0].F32(33291712, 36864), m.dev[0].F32(35446208, 36864))
 	// sum the gradient of pool4 channels 32-64 from fc5 on GPU 1
 	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 64, C0: 32, C1: 64, DstC: 32, D: 0}.Add(m.dev[1].F32(33148608, 73728), m.dev[1].F32(35008192, 36864))
 
 	// pool4 on GPU 0: backward of maxpool
-	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Backward(m.dev[0].I32(34891648, 36864), m.dev[0].F32(35039104, 36864), m.dev[0].F32(32884608, 200704))
+	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Backward(m.dev[0].I32(35298752, 36864), m.dev[0].F32(35446208, 36864), m.dev[0].F32(33291712, 200704))
 	// pool4 on GPU 1: backward of maxpool
 	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Backward(m.dev[1].I32(34860736, 36864), m.dev[1].F32(35008192, 36864), m.dev[1].F32(32853696, 200704))
 
 	// conv4 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Backward(m.dev[0].F32(33687424, 301056), m.dev[0].F32(163776, 13824), m.dev[0].F32(32081792, 200704), m.dev[0].F32(32884608, 200704), m.dev[0].F32(34891648, 301056), m.dev[0].F32(830656, 13824), m.dev[0].F32(885952, 32), m.dev[0].F32(40511360, 84672))
+	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Backward(m.dev[0].F32(34094528, 301056), m.dev[0].F32(565696, 13824), m.dev[0].F32(32488896, 200704), m.dev[0].F32(33291712, 200704), m.dev[0].F32(35298752, 301056), m.dev[0].F32(1237760, 13824), m.dev[0].F32(1293056, 32), m.dev[0].F32(40517056, 84672))
 	// conv4 on GPU 1: backward of conv
 	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Backward(m.dev[1].F32(33656512, 301056), m.dev[1].F32(163776, 13824), m.dev[1].F32(32050880, 200704), m.dev[1].F32(32853696, 200704), m.dev[1].F32(34860736, 301056), m.dev[1].F32(810048, 13824), m.dev[1].F32(865344, 32), m.dev[1].F32(40480448, 84672))
 
 	// conv3 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Backward(m.dev[0].F32(30476160, 401408), m.dev[0].F32(52992, 27648), m.dev[0].F32(33687424, 301056), m.dev[0].F32(34891648, 301056), m.dev[0].F32(32081792, 401408), m.dev[0].F32(886080, 27648), m.dev[0].F32(996672, 48), m.dev[0].F32(40511360, 84672))
+	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Backward(m.dev[0].F32(30883264, 401408), m.dev[0].F32(454912, 27648), m.dev[0].F32(34094528, 301056), m.dev[0].F32(35298752, 301056), m.dev[0].F32(32488896, 401408), m.dev[0].F32(1293184, 27648), m.dev[0].F32(1403776, 48), m.dev[0].F32(40517056, 84672))
 	// conv3 on GPU 1: backward of conv
 	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Backward(m.dev[1].F32(30445248, 401408), m.dev[1].F32(52992, 27648), m.dev[1].F32(33656512, 301056), m.dev[1].F32(34860736, 301056), m.dev[1].F32(32050880, 401408), m.dev[1].F32(865472, 27648), m.dev[1].F32(976064, 48), m.dev[1].F32(40480448, 84672))
 	// gradient of pool2 channels 0-32 from conv3 on GPU 0
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[0].F32(32081792, 401408), m.dev[0].F32(33687424, 200704))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[0].F32(32488896, 401408), m.dev[0].F32(34094528, 200704))
 	// transfer: gradient of pool2 channels 32-64 from conv3 on GPU 0 (GPU 0 → GPU 1), 802816 bytes
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 64, C0: 32, C1: 64, DstC: 32, D: 0}.Copy(m.dev[0].F32(32081792, 401408), m.dev[1].F32(33656512, 200704))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 64, C0: 32, C1: 64, DstC: 32, D: 0}.Copy(m.dev[0].F32(32488896, 401408), m.dev[1].F32(33656512, 200704))
 	// transfer: gradient of pool2 channels 0-32 from conv3 on GPU 1 (GPU 1 → GPU 0), 802816 bytes
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[1].F32(32050880, 401408), m.dev[0].F32(30476160, 200704))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[1].F32(32050880, 401408), m.dev[0].F32(30883264, 200704))
 	// sum the gradient of pool2 channels 0-32 from conv3 on GPU 1
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 32, D: 0}.Add(m.dev[0].F32(30476160, 200704), m.dev[0].F32(33687424, 200704))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 32, D: 0}.Add(m.dev[0].F32(30883264, 200704), m.dev[0].F32(34094528, 200704))
 	// sum the gradient of pool2 channels 32-64 from conv3 on GPU 1
 	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 64, C0: 32, C1: 64, DstC: 32, D: 0}.Add(m.dev[1].F32(32050880, 401408), m.dev[1].F32(33656512, 200704))
 
 	// pool2 on GPU 0: backward of maxpool
-	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Backward(m.dev[0].I32(36095872, 200704), m.dev[0].F32(33687424, 200704), m.dev[0].F32(30476160, 802816))
+	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Backward(m.dev[0].I32(36502976, 200704), m.dev[0].F32(34094528, 200704), m.dev[0].F32(30883264, 802816))
 	// pool2 on GPU 1: backward of maxpool
 	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Backward(m.dev[1].I32(36064960, 200704), m.dev[1].F32(33656512, 200704), m.dev[1].F32(30445248, 802816))
 
 	// norm2 on GPU 0: backward of lrn
-	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(20842368, 802816), m.dev[0].F32(24053632, 802816), m.dev[0].F32(27264896, 802816), m.dev[0].F32(30476160, 802816), m.dev[0].F32(33687424, 802816), m.dev[0].F32(40511360, 84672))
+	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(21249472, 802816), m.dev[0].F32(24460736, 802816), m.dev[0].F32(27672000, 802816), m.dev[0].F32(30883264, 802816), m.dev[0].F32(34094528, 802816), m.dev[0].F32(40517056, 84672))
 	// norm2 on GPU 1: backward of lrn
 	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[1].F32(20811456, 802816), m.dev[1].F32(24022720, 802816), m.dev[1].F32(27233984, 802816), m.dev[1].F32(30445248, 802816), m.dev[1].F32(33656512, 802816), m.dev[1].F32(40480448, 84672))
 
 	// conv2 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Backward(m.dev[0].F32(36898688, 401408), m.dev[0].F32(1664, 12800), m.dev[0].F32(20842368, 802816), m.dev[0].F32(33687424, 802816), m.dev[0].F32(27264896, 401408), m.dev[0].F32(996864, 12800), m.dev[0].F32(1048064, 32), m.dev[0].F32(40511360, 84672))
+	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Backward(m.dev[0].F32(37305792, 401408), m.dev[0].F32(403584, 12800), m.dev[0].F32(21249472, 802816), m.dev[0].F32(34094528, 802816), m.dev[0].F32(27672000, 401408), m.dev[0].F32(1403968, 12800), m.dev[0].F32(1455168, 32), m.dev[0].F32(40517056, 84672))
 	// conv2 on GPU 1: backward of conv
 	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Backward(m.dev[1].F32(36867776, 401408), m.dev[1].F32(1664, 12800), m.dev[1].F32(20811456, 802816), m.dev[1].F32(33656512, 802816), m.dev[1].F32(27233984, 401408), m.dev[1].F32(976256, 12800), m.dev[1].F32(1027456, 32), m.dev[1].F32(40480448, 84672))
 
 	// pool1 on GPU 0: backward of maxpool
-	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Backward(m.dev[0].I32(38504320, 401408), m.dev[0].F32(27264896, 401408), m.dev[0].F32(20842368, 1605632))
+	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Backward(m.dev[0].I32(38911424, 401408), m.dev[0].F32(27672000, 401408), m.dev[0].F32(21249472, 1605632))
 	// pool1 on GPU 1: backward of maxpool
 	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Backward(m.dev[1].I32(38473408, 401408), m.dev[1].F32(27233984, 401408), m.dev[1].F32(20811456, 1605632))
 
 	// norm1 on GPU 0: backward of lrn
-	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(1574784, 1605632), m.dev[0].F32(7997312, 1605632), m.dev[0].F32(14419840, 1605632), m.dev[0].F32(20842368, 1605632), m.dev[0].F32(27264896, 1605632), m.dev[0].F32(40511360, 84672))
+	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(1981888, 1605632), m.dev[0].F32(8404416, 1605632), m.dev[0].F32(14826944, 1605632), m.dev[0].F32(21249472, 1605632), m.dev[0].F32(27672000, 1605632), m.dev[0].F32(40517056, 84672))
 	// norm1 on GPU 1: backward of lrn
 	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[1].F32(1543872, 1605632), m.dev[1].F32(7966400, 1605632), m.dev[1].F32(14388928, 1605632), m.dev[1].F32(20811456, 1605632), m.dev[1].F32(27233984, 1605632), m.dev[1].F32(40480448, 84672))
 
 	// conv1 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Backward(m.dev[0].F32(40109952, 100352), m.dev[0].F32(0, 400), m.dev[0].F32(1574784, 1605632), m.dev[0].F32(27264896, 1605632), nil, m.dev[0].F32(1048192, 400), m.dev[0].F32(1049792, 16), m.dev[0].F32(40511360, 84672))
+	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Backward(m.dev[0].F32(0, 100352), m.dev[0].F32(401920, 400), m.dev[0].F32(1981888, 1605632), m.dev[0].F32(27672000, 1605632), nil, m.dev[0].F32(1455296, 400), m.dev[0].F32(1456896, 16), m.dev[0].F32(40517056, 84672))
 	// conv1 on GPU 1: backward of conv
 	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Backward(m.dev[1].F32(40079040, 100352), m.dev[1].F32(0, 400), m.dev[1].F32(1543872, 1605632), m.dev[1].F32(27233984, 1605632), nil, m.dev[1].F32(1027584, 400), m.dev[1].F32(1029184, 16), m.dev[1].F32(40480448, 84672))
 
 	// SGD update of every weight and bias, on the device that holds it.
 
 	// SGD on conv1.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(0, 400), m.dev[0].F32(1048192, 400), m.dev[0].F32(1049856, 400))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(401920, 400), m.dev[0].F32(1455296, 400), m.dev[0].F32(1456960, 400))
 	// SGD on conv1.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(1600, 16), m.dev[0].F32(1049792, 16), m.dev[0].F32(1051456, 16))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(403520, 16), m.dev[0].F32(1456896, 16), m.dev[0].F32(1458560, 16))
 	// SGD on conv1.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(0, 400), m.dev[1].F32(1027584, 400), m.dev[1].F32(1029248, 400))
 	// SGD on conv1.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(1600, 16), m.dev[1].F32(1029184, 16), m.dev[1].F32(1030848, 16))
 
 	// SGD on conv2.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(1664, 12800), m.dev[0].F32(996864, 12800), m.dev[0].F32(1051520, 12800))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(403584, 12800), m.dev[0].F32(1403968, 12800), m.dev[0].F32(1458624, 12800))
 	// SGD on conv2.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(52864, 32), m.dev[0].F32(1048064, 32), m.dev[0].F32(1102720, 32))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(454784, 32), m.dev[0].F32(1455168, 32), m.dev[0].F32(1509824, 32))
 	// SGD on conv2.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(1664, 12800), m.dev[1].F32(976256, 12800), m.dev[1].F32(1030912, 12800))
 	// SGD on conv2.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(52864, 32), m.dev[1].F32(1027456, 32), m.dev[1].F32(1082112, 32))
 
 	// SGD on conv3.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(52992, 27648), m.dev[0].F32(886080, 27648), m.dev[0].F32(1102848, 27648))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(454912, 27648), m.dev[0].F32(1293184, 27648), m.dev[0].F32(1509952, 27648))
 	// SGD on conv3.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(163584, 48), m.dev[0].F32(996672, 48), m.dev[0].F32(1213440, 48))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(565504, 48), m.dev[0].F32(1403776, 48), m.dev[0].F32(1620544, 48))
 	// SGD on conv3.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(52992, 27648), m.dev[1].F32(865472, 27648), m.dev[1].F32(1082240, 27648))
 	// SGD on conv3.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(163584, 48), m.dev[1].F32(976064, 48), m.dev[1].F32(1192832, 48))
 
 	// SGD on conv4.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(163776, 13824), m.dev[0].F32(830656, 13824), m.dev[0].F32(1213632, 13824))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(565696, 13824), m.dev[0].F32(1237760, 13824), m.dev[0].F32(1620736, 13824))
 	// SGD on conv4.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(219072, 32), m.dev[0].F32(885952, 32), m.dev[0].F32(1268928, 32))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(620992, 32), m.dev[0].F32(1293056, 32), m.dev[0].F32(1676032, 32))
 	// SGD on conv4.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(163776, 13824), m.dev[1].F32(810048, 13824), m.dev[1].F32(1193024, 13824))
 	// SGD on conv4.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(219072, 32), m.dev[1].F32(865344, 32), m.dev[1].F32(1248320, 32))
 
 	// SGD on fc5.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(219200, 73728), m.dev[0].F32(535232, 73728), m.dev[0].F32(1269056, 73728))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(621120, 73728), m.dev[0].F32(942336, 73728), m.dev[0].F32(1676160, 73728))
 	// SGD on fc5.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(514112, 128), m.dev[0].F32(830144, 128), m.dev[0].F32(1563968, 128))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(916032, 128), m.dev[0].F32(1237248, 128), m.dev[0].F32(1971072, 128))
 	// SGD on fc5.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(219200, 73728), m.dev[1].F32(514624, 73728), m.dev[1].F32(1248448, 73728))
 	// SGD on fc5.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
 	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(514112, 128), m.dev[1].F32(809536, 128), m.dev[1].F32(1543360, 128))
 
 	// SGD on fc6.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(514624, 2560), m.dev[0].F32(524928, 2560), m.dev[0].F32(1564480, 2560))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(916544, 2560), m.dev[0].F32(932032, 2560), m.dev[0].F32(1971584, 2560))
 	// SGD on fc6.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(524864, 10), m.dev[0].F32(535168, 10), m.dev[0].F32(1574720, 10))
+	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(926784, 10), m.dev[0].F32(942272, 10), m.dev[0].F32(1981824, 10))
 	return loss
 }
 
@@ -635,166 +632,166 @@ func (m *Model) view(t tensor) []float32 {
 // as in weight files: conv [filters, channels/groups, kernel, kernel], fc [out,
 // in].
 var params = []tensor{
-	{"conv1.gpu0.weight", 0, 0, 400, []int{16, 1, 5, 5}},
-	{"conv1.gpu0.bias", 0, 1600, 16, []int{16}},
+	{"conv1.gpu0.weight", 0, 401920, 400, []int{16, 1, 5, 5}},
+	{"conv1.gpu0.bias", 0, 403520, 16, []int{16}},
 	{"conv1.gpu1.weight", 1, 0, 400, []int{16, 1, 5, 5}},
 	{"conv1.gpu1.bias", 1, 1600, 16, []int{16}},
-	{"conv2.gpu0.weight", 0, 1664, 12800, []int{32, 16, 5, 5}},
-	{"conv2.gpu0.bias", 0, 52864, 32, []int{32}},
+	{"conv2.gpu0.weight", 0, 403584, 12800, []int{32, 16, 5, 5}},
+	{"conv2.gpu0.bias", 0, 454784, 32, []int{32}},
 	{"conv2.gpu1.weight", 1, 1664, 12800, []int{32, 16, 5, 5}},
 	{"conv2.gpu1.bias", 1, 52864, 32, []int{32}},
-	{"conv3.gpu0.weight", 0, 52992, 27648, []int{48, 64, 3, 3}},
-	{"conv3.gpu0.bias", 0, 163584, 48, []int{48}},
+	{"conv3.gpu0.weight", 0, 454912, 27648, []int{48, 64, 3, 3}},
+	{"conv3.gpu0.bias", 0, 565504, 48, []int{48}},
 	{"conv3.gpu1.weight", 1, 52992, 27648, []int{48, 64, 3, 3}},
 	{"conv3.gpu1.bias", 1, 163584, 48, []int{48}},
-	{"conv4.gpu0.weight", 0, 163776, 13824, []int{32, 48, 3, 3}},
-	{"conv4.gpu0.bias", 0, 219072, 32, []int{32}},
+	{"conv4.gpu0.weight", 0, 565696, 13824, []int{32, 48, 3, 3}},
+	{"conv4.gpu0.bias", 0, 620992, 32, []int{32}},
 	{"conv4.gpu1.weight", 1, 163776, 13824, []int{32, 48, 3, 3}},
 	{"conv4.gpu1.bias", 1, 219072, 32, []int{32}},
-	{"fc5.gpu0.weight", 0, 219200, 73728, []int{128, 576}},
-	{"fc5.gpu0.bias", 0, 514112, 128, []int{128}},
+	{"fc5.gpu0.weight", 0, 621120, 73728, []int{128, 576}},
+	{"fc5.gpu0.bias", 0, 916032, 128, []int{128}},
 	{"fc5.gpu1.weight", 1, 219200, 73728, []int{128, 576}},
 	{"fc5.gpu1.bias", 1, 514112, 128, []int{128}},
-	{"fc6.weight", 0, 514624, 2560, []int{10, 256}},
-	{"fc6.bias", 0, 524864, 10, []int{10}},
+	{"fc6.weight", 0, 916544, 2560, []int{10, 256}},
+	{"fc6.bias", 0, 926784, 10, []int{10}},
 }
 
 // buffers are the float32 buffers of the training program, for Buffer.
 var buffers = []tensor{
-	{"scratch.dev0", 0, 40511360, 84672, []int{84672}},
+	{"scratch.dev0", 0, 40517056, 84672, []int{84672}},
 	{"scratch.dev1", 1, 40480448, 84672, []int{84672}},
-	{"data", 0, 40109952, 100352, []int{128, 1, 28, 28}},
+	{"data", 0, 0, 100352, []int{128, 1, 28, 28}},
 	{"data.dev1", 1, 40079040, 100352, []int{128, 1, 28, 28}},
-	{"conv1.gpu0.out", 0, 1574784, 1605632, []int{128, 16, 28, 28}},
-	{"conv1.gpu0.weight", 0, 0, 400, []int{16, 1, 5, 5}},
-	{"conv1.gpu0.bias", 0, 1600, 16, []int{16}},
+	{"conv1.gpu0.out", 0, 1981888, 1605632, []int{128, 16, 28, 28}},
+	{"conv1.gpu0.weight", 0, 401920, 400, []int{16, 1, 5, 5}},
+	{"conv1.gpu0.bias", 0, 403520, 16, []int{16}},
 	{"conv1.gpu1.out", 1, 1543872, 1605632, []int{128, 16, 28, 28}},
 	{"conv1.gpu1.weight", 1, 0, 400, []int{16, 1, 5, 5}},
 	{"conv1.gpu1.bias", 1, 1600, 16, []int{16}},
-	{"norm1.gpu0.out", 0, 7997312, 1605632, []int{128, 16, 28, 28}},
-	{"norm1.gpu0.scale", 0, 14419840, 1605632, []int{128, 16, 28, 28}},
+	{"norm1.gpu0.out", 0, 8404416, 1605632, []int{128, 16, 28, 28}},
+	{"norm1.gpu0.scale", 0, 14826944, 1605632, []int{128, 16, 28, 28}},
 	{"norm1.gpu1.out", 1, 7966400, 1605632, []int{128, 16, 28, 28}},
 	{"norm1.gpu1.scale", 1, 14388928, 1605632, []int{128, 16, 28, 28}},
-	{"pool1.gpu0.out", 0, 36898688, 401408, []int{128, 16, 14, 14}},
+	{"pool1.gpu0.out", 0, 37305792, 401408, []int{128, 16, 14, 14}},
 	{"pool1.gpu1.out", 1, 36867776, 401408, []int{128, 16, 14, 14}},
-	{"conv2.gpu0.out", 0, 20842368, 802816, []int{128, 32, 14, 14}},
-	{"conv2.gpu0.weight", 0, 1664, 12800, []int{32, 16, 5, 5}},
-	{"conv2.gpu0.bias", 0, 52864, 32, []int{32}},
+	{"conv2.gpu0.out", 0, 21249472, 802816, []int{128, 32, 14, 14}},
+	{"conv2.gpu0.weight", 0, 403584, 12800, []int{32, 16, 5, 5}},
+	{"conv2.gpu0.bias", 0, 454784, 32, []int{32}},
 	{"conv2.gpu1.out", 1, 20811456, 802816, []int{128, 32, 14, 14}},
 	{"conv2.gpu1.weight", 1, 1664, 12800, []int{32, 16, 5, 5}},
 	{"conv2.gpu1.bias", 1, 52864, 32, []int{32}},
-	{"norm2.gpu0.out", 0, 24053632, 802816, []int{128, 32, 14, 14}},
-	{"norm2.gpu0.scale", 0, 27264896, 802816, []int{128, 32, 14, 14}},
+	{"norm2.gpu0.out", 0, 24460736, 802816, []int{128, 32, 14, 14}},
+	{"norm2.gpu0.scale", 0, 27672000, 802816, []int{128, 32, 14, 14}},
 	{"norm2.gpu1.out", 1, 24022720, 802816, []int{128, 32, 14, 14}},
 	{"norm2.gpu1.scale", 1, 27233984, 802816, []int{128, 32, 14, 14}},
-	{"pool2.gpu0.out", 0, 32081792, 200704, []int{128, 32, 7, 7}},
+	{"pool2.gpu0.out", 0, 32488896, 200704, []int{128, 32, 7, 7}},
 	{"pool2.gpu1.out", 1, 32050880, 200704, []int{128, 32, 7, 7}},
-	{"conv3.gpu0.in", 0, 30476160, 401408, []int{128, 64, 7, 7}},
-	{"conv3.gpu0.out", 0, 33687424, 301056, []int{128, 48, 7, 7}},
-	{"conv3.gpu0.weight", 0, 52992, 27648, []int{48, 64, 3, 3}},
-	{"conv3.gpu0.bias", 0, 163584, 48, []int{48}},
+	{"conv3.gpu0.in", 0, 30883264, 401408, []int{128, 64, 7, 7}},
+	{"conv3.gpu0.out", 0, 34094528, 301056, []int{128, 48, 7, 7}},
+	{"conv3.gpu0.weight", 0, 454912, 27648, []int{48, 64, 3, 3}},
+	{"conv3.gpu0.bias", 0, 565504, 48, []int{48}},
 	{"conv3.gpu1.in", 1, 30445248, 401408, []int{128, 64, 7, 7}},
 	{"conv3.gpu1.out", 1, 33656512, 301056, []int{128, 48, 7, 7}},
 	{"conv3.gpu1.weight", 1, 52992, 27648, []int{48, 64, 3, 3}},
 	{"conv3.gpu1.bias", 1, 163584, 48, []int{48}},
-	{"conv4.gpu0.out", 0, 32081792, 200704, []int{128, 32, 7, 7}},
-	{"conv4.gpu0.weight", 0, 163776, 13824, []int{32, 48, 3, 3}},
-	{"conv4.gpu0.bias", 0, 219072, 32, []int{32}},
+	{"conv4.gpu0.out", 0, 32488896, 200704, []int{128, 32, 7, 7}},
+	{"conv4.gpu0.weight", 0, 565696, 13824, []int{32, 48, 3, 3}},
+	{"conv4.gpu0.bias", 0, 620992, 32, []int{32}},
 	{"conv4.gpu1.out", 1, 32050880, 200704, []int{128, 32, 7, 7}},
 	{"conv4.gpu1.weight", 1, 163776, 13824, []int{32, 48, 3, 3}},
 	{"conv4.gpu1.bias", 1, 219072, 32, []int{32}},
-	{"pool4.gpu0.out", 0, 33179520, 36864, []int{128, 32, 3, 3}},
+	{"pool4.gpu0.out", 0, 33586624, 36864, []int{128, 32, 3, 3}},
 	{"pool4.gpu1.out", 1, 33148608, 36864, []int{128, 32, 3, 3}},
-	{"fc5.gpu0.in", 0, 32884608, 73728, []int{128, 64, 3, 3}},
-	{"fc5.gpu0.out", 0, 33474432, 16384, []int{128, 128}},
-	{"fc5.gpu0.weight", 0, 219200, 73728, []int{128, 576}},
-	{"fc5.gpu0.bias", 0, 514112, 128, []int{128}},
+	{"fc5.gpu0.in", 0, 33291712, 73728, []int{128, 64, 3, 3}},
+	{"fc5.gpu0.out", 0, 33881536, 16384, []int{128, 128}},
+	{"fc5.gpu0.weight", 0, 621120, 73728, []int{128, 576}},
+	{"fc5.gpu0.bias", 0, 916032, 128, []int{128}},
 	{"fc5.gpu1.in", 1, 32853696, 73728, []int{128, 64, 3, 3}},
 	{"fc5.gpu1.out", 1, 33443520, 16384, []int{128, 128}},
 	{"fc5.gpu1.weight", 1, 219200, 73728, []int{128, 576}},
 	{"fc5.gpu1.bias", 1, 514112, 128, []int{128}},
-	{"drop5.gpu0.out", 0, 33310592, 16384, []int{128, 128}},
+	{"drop5.gpu0.out", 0, 33717696, 16384, []int{128, 128}},
 	{"drop5.gpu1.out", 1, 33148608, 16384, []int{128, 128}},
-	{"fc6.in", 0, 33179520, 32768, []int{128, 256}},
-	{"fc6.out", 0, 33458048, 1280, []int{128, 10}},
-	{"fc6.weight", 0, 514624, 2560, []int{10, 256}},
-	{"fc6.bias", 0, 524864, 10, []int{10}},
-	{"loss.out", 0, 40850048, 1280, []int{128, 10}},
-	{"loss", 0, 40855680, 1, []int{1}},
-	{"fc6.out.grad", 0, 33463168, 1280, []int{128, 10}},
-	{"fc6.in.grad", 0, 33310592, 32768, []int{128, 256}},
-	{"fc6.weight.grad", 0, 524928, 2560, []int{10, 256}},
-	{"fc6.bias.grad", 0, 535168, 10, []int{10}},
-	{"drop5.gpu0.out.grad", 0, 33179520, 16384, []int{128, 128}},
+	{"fc6.in", 0, 33586624, 32768, []int{128, 256}},
+	{"fc6.out", 0, 33865152, 1280, []int{128, 10}},
+	{"fc6.weight", 0, 916544, 2560, []int{10, 256}},
+	{"fc6.bias", 0, 926784, 10, []int{10}},
+	{"loss.out", 0, 926848, 1280, []int{128, 10}},
+	{"loss", 0, 931968, 1, []int{1}},
+	{"fc6.out.grad", 0, 33870272, 1280, []int{128, 10}},
+	{"fc6.in.grad", 0, 33717696, 32768, []int{128, 256}},
+	{"fc6.weight.grad", 0, 932032, 2560, []int{10, 256}},
+	{"fc6.bias.grad", 0, 942272, 10, []int{10}},
+	{"drop5.gpu0.out.grad", 0, 33586624, 16384, []int{128, 128}},
 	{"drop5.gpu1.out.grad", 1, 33148608, 16384, []int{128, 128}},
-	{"fc5.gpu0.out.grad", 0, 33539968, 16384, []int{128, 128}},
+	{"fc5.gpu0.out.grad", 0, 33947072, 16384, []int{128, 128}},
 	{"fc5.gpu1.out.grad", 1, 33509056, 16384, []int{128, 128}},
-	{"fc5.gpu0.in.grad", 0, 33179520, 73728, []int{128, 64, 3, 3}},
+	{"fc5.gpu0.in.grad", 0, 33586624, 73728, []int{128, 64, 3, 3}},
 	{"fc5.gpu1.in.grad", 1, 33148608, 73728, []int{128, 64, 3, 3}},
-	{"fc5.gpu0.weight.grad", 0, 535232, 73728, []int{128, 576}},
-	{"fc5.gpu0.bias.grad", 0, 830144, 128, []int{128}},
+	{"fc5.gpu0.weight.grad", 0, 942336, 73728, []int{128, 576}},
+	{"fc5.gpu0.bias.grad", 0, 1237248, 128, []int{128}},
 	{"fc5.gpu1.weight.grad", 1, 514624, 73728, []int{128, 576}},
 	{"fc5.gpu1.bias.grad", 1, 809536, 128, []int{128}},
-	{"pool4.gpu0.out.grad", 0, 35039104, 36864, []int{128, 32, 3, 3}},
+	{"pool4.gpu0.out.grad", 0, 35446208, 36864, []int{128, 32, 3, 3}},
 	{"pool4.gpu1.out.grad", 1, 35008192, 36864, []int{128, 32, 3, 3}},
-	{"fc5.gpu1.in.grad.to0", 0, 32884608, 36864, []int{128, 32, 3, 3}},
-	{"conv4.gpu0.out.grad", 0, 32884608, 200704, []int{128, 32, 7, 7}},
+	{"fc5.gpu1.in.grad.to0", 0, 33291712, 36864, []int{128, 32, 3, 3}},
+	{"conv4.gpu0.out.grad", 0, 33291712, 200704, []int{128, 32, 7, 7}},
 	{"conv4.gpu1.out.grad", 1, 32853696, 200704, []int{128, 32, 7, 7}},
-	{"conv3.gpu0.out.grad", 0, 34891648, 301056, []int{128, 48, 7, 7}},
+	{"conv3.gpu0.out.grad", 0, 35298752, 301056, []int{128, 48, 7, 7}},
 	{"conv3.gpu1.out.grad", 1, 34860736, 301056, []int{128, 48, 7, 7}},
-	{"conv4.gpu0.weight.grad", 0, 830656, 13824, []int{32, 48, 3, 3}},
-	{"conv4.gpu0.bias.grad", 0, 885952, 32, []int{32}},
+	{"conv4.gpu0.weight.grad", 0, 1237760, 13824, []int{32, 48, 3, 3}},
+	{"conv4.gpu0.bias.grad", 0, 1293056, 32, []int{32}},
 	{"conv4.gpu1.weight.grad", 1, 810048, 13824, []int{32, 48, 3, 3}},
 	{"conv4.gpu1.bias.grad", 1, 865344, 32, []int{32}},
-	{"conv3.gpu0.in.grad", 0, 32081792, 401408, []int{128, 64, 7, 7}},
+	{"conv3.gpu0.in.grad", 0, 32488896, 401408, []int{128, 64, 7, 7}},
 	{"conv3.gpu1.in.grad", 1, 32050880, 401408, []int{128, 64, 7, 7}},
-	{"conv3.gpu0.weight.grad", 0, 886080, 27648, []int{48, 64, 3, 3}},
-	{"conv3.gpu0.bias.grad", 0, 996672, 48, []int{48}},
+	{"conv3.gpu0.weight.grad", 0, 1293184, 27648, []int{48, 64, 3, 3}},
+	{"conv3.gpu0.bias.grad", 0, 1403776, 48, []int{48}},
 	{"conv3.gpu1.weight.grad", 1, 865472, 27648, []int{48, 64, 3, 3}},
 	{"conv3.gpu1.bias.grad", 1, 976064, 48, []int{48}},
-	{"pool2.gpu0.out.grad", 0, 33687424, 200704, []int{128, 32, 7, 7}},
+	{"pool2.gpu0.out.grad", 0, 34094528, 200704, []int{128, 32, 7, 7}},
 	{"pool2.gpu1.out.grad", 1, 33656512, 200704, []int{128, 32, 7, 7}},
-	{"conv3.gpu1.in.grad.to0", 0, 30476160, 200704, []int{128, 32, 7, 7}},
-	{"norm2.gpu0.out.grad", 0, 30476160, 802816, []int{128, 32, 14, 14}},
+	{"conv3.gpu1.in.grad.to0", 0, 30883264, 200704, []int{128, 32, 7, 7}},
+	{"norm2.gpu0.out.grad", 0, 30883264, 802816, []int{128, 32, 14, 14}},
 	{"norm2.gpu1.out.grad", 1, 30445248, 802816, []int{128, 32, 14, 14}},
-	{"conv2.gpu0.out.grad", 0, 33687424, 802816, []int{128, 32, 14, 14}},
+	{"conv2.gpu0.out.grad", 0, 34094528, 802816, []int{128, 32, 14, 14}},
 	{"conv2.gpu1.out.grad", 1, 33656512, 802816, []int{128, 32, 14, 14}},
-	{"pool1.gpu0.out.grad", 0, 27264896, 401408, []int{128, 16, 14, 14}},
+	{"pool1.gpu0.out.grad", 0, 27672000, 401408, []int{128, 16, 14, 14}},
 	{"pool1.gpu1.out.grad", 1, 27233984, 401408, []int{128, 16, 14, 14}},
-	{"conv2.gpu0.weight.grad", 0, 996864, 12800, []int{32, 16, 5, 5}},
-	{"conv2.gpu0.bias.grad", 0, 1048064, 32, []int{32}},
+	{"conv2.gpu0.weight.grad", 0, 1403968, 12800, []int{32, 16, 5, 5}},
+	{"conv2.gpu0.bias.grad", 0, 1455168, 32, []int{32}},
 	{"conv2.gpu1.weight.grad", 1, 976256, 12800, []int{32, 16, 5, 5}},
 	{"conv2.gpu1.bias.grad", 1, 1027456, 32, []int{32}},
-	{"norm1.gpu0.out.grad", 0, 20842368, 1605632, []int{128, 16, 28, 28}},
+	{"norm1.gpu0.out.grad", 0, 21249472, 1605632, []int{128, 16, 28, 28}},
 	{"norm1.gpu1.out.grad", 1, 20811456, 1605632, []int{128, 16, 28, 28}},
-	{"conv1.gpu0.out.grad", 0, 27264896, 1605632, []int{128, 16, 28, 28}},
+	{"conv1.gpu0.out.grad", 0, 27672000, 1605632, []int{128, 16, 28, 28}},
 	{"conv1.gpu1.out.grad", 1, 27233984, 1605632, []int{128, 16, 28, 28}},
-	{"conv1.gpu0.weight.grad", 0, 1048192, 400, []int{16, 1, 5, 5}},
-	{"conv1.gpu0.bias.grad", 0, 1049792, 16, []int{16}},
+	{"conv1.gpu0.weight.grad", 0, 1455296, 400, []int{16, 1, 5, 5}},
+	{"conv1.gpu0.bias.grad", 0, 1456896, 16, []int{16}},
 	{"conv1.gpu1.weight.grad", 1, 1027584, 400, []int{16, 1, 5, 5}},
 	{"conv1.gpu1.bias.grad", 1, 1029184, 16, []int{16}},
-	{"conv1.gpu0.weight.momentum", 0, 1049856, 400, []int{16, 1, 5, 5}},
-	{"conv1.gpu0.bias.momentum", 0, 1051456, 16, []int{16}},
+	{"conv1.gpu0.weight.momentum", 0, 1456960, 400, []int{16, 1, 5, 5}},
+	{"conv1.gpu0.bias.momentum", 0, 1458560, 16, []int{16}},
 	{"conv1.gpu1.weight.momentum", 1, 1029248, 400, []int{16, 1, 5, 5}},
 	{"conv1.gpu1.bias.momentum", 1, 1030848, 16, []int{16}},
-	{"conv2.gpu0.weight.momentum", 0, 1051520, 12800, []int{32, 16, 5, 5}},
-	{"conv2.gpu0.bias.momentum", 0, 1102720, 32, []int{32}},
+	{"conv2.gpu0.weight.momentum", 0, 1458624, 12800, []int{32, 16, 5, 5}},
+	{"conv2.gpu0.bias.momentum", 0, 1509824, 32, []int{32}},
 	{"conv2.gpu1.weight.momentum", 1, 1030912, 12800, []int{32, 16, 5, 5}},
 	{"conv2.gpu1.bias.momentum", 1, 1082112, 32, []int{32}},
-	{"conv3.gpu0.weight.momentum", 0, 1102848, 27648, []int{48, 64, 3, 3}},
-	{"conv3.gpu0.bias.momentum", 0, 1213440, 48, []int{48}},
+	{"conv3.gpu0.weight.momentum", 0, 1509952, 27648, []int{48, 64, 3, 3}},
+	{"conv3.gpu0.bias.momentum", 0, 1620544, 48, []int{48}},
 	{"conv3.gpu1.weight.momentum", 1, 1082240, 27648, []int{48, 64, 3, 3}},
 	{"conv3.gpu1.bias.momentum", 1, 1192832, 48, []int{48}},
-	{"conv4.gpu0.weight.momentum", 0, 1213632, 13824, []int{32, 48, 3, 3}},
-	{"conv4.gpu0.bias.momentum", 0, 1268928, 32, []int{32}},
+	{"conv4.gpu0.weight.momentum", 0, 1620736, 13824, []int{32, 48, 3, 3}},
+	{"conv4.gpu0.bias.momentum", 0, 1676032, 32, []int{32}},
 	{"conv4.gpu1.weight.momentum", 1, 1193024, 13824, []int{32, 48, 3, 3}},
 	{"conv4.gpu1.bias.momentum", 1, 1248320, 32, []int{32}},
-	{"fc5.gpu0.weight.momentum", 0, 1269056, 73728, []int{128, 576}},
-	{"fc5.gpu0.bias.momentum", 0, 1563968, 128, []int{128}},
+	{"fc5.gpu0.weight.momentum", 0, 1676160, 73728, []int{128, 576}},
+	{"fc5.gpu0.bias.momentum", 0, 1971072, 128, []int{128}},
 	{"fc5.gpu1.weight.momentum", 1, 1248448, 73728, []int{128, 576}},
 	{"fc5.gpu1.bias.momentum", 1, 1543360, 128, []int{128}},
-	{"fc6.weight.momentum", 0, 1564480, 2560, []int{10, 256}},
-	{"fc6.bias.momentum", 0, 1574720, 10, []int{10}},
+	{"fc6.weight.momentum", 0, 1971584, 2560, []int{10, 256}},
+	{"fc6.bias.momentum", 0, 1981824, 10, []int{10}},
 }
 
 // weightFileLimit bounds the weight files Load reads: the weights, and room for

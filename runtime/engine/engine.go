@@ -60,9 +60,9 @@ func (e *Engine) offset(prog plan.Program, b *lower.Buffer) int64 {
 	return off
 }
 
-// Run runs a program once. The programs share the memory behind the
-// persistent buffers, so the images and labels must be written before each
-// run, and the outputs read before the other program runs.
+// Run runs a program once. The images, labels, probabilities and loss keep
+// their place in both programs; everything else behind the weights is the
+// program's scratch and does not survive a run of the other program.
 func (e *Engine) Run(prog plan.Program) {
 	for _, s := range prog.Steps(e.Plan.Graph) {
 		e.step(prog, s)
