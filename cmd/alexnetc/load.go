@@ -14,12 +14,15 @@ import (
 // readSpec reads and parses a spec file; an empty path means the embedded
 // paper network. A file that cannot be read is reported like any other spec
 // error, at file:1:1.
-func readSpec(path string) (*spec.Spec, error) {
+func readSpec(path string) (*spec.Spec, error) { return readSpecOr(path, examples.Default) }
+
+// readSpecOr reads path, or the named embedded example when path is empty.
+func readSpecOr(path, example string) (*spec.Spec, error) {
 	var src []byte
 	var err error
 	if path == "" {
-		path = "examples/" + examples.Default
-		src, err = examples.FS.ReadFile(examples.Default)
+		path = "examples/" + example
+		src, err = examples.FS.ReadFile(example)
 	} else {
 		src, err = os.ReadFile(path)
 	}
@@ -43,7 +46,12 @@ func readSpec(path string) (*spec.Spec, error) {
 // name it returns that variant's network first; otherwise the base network.
 // Errors in any variant fail the whole load, since a spec is checked whole.
 func loadNetworks(path, variant string) (*check.Network, []*check.Network, error) {
-	s, err := readSpec(path)
+	return loadNetworksOr(path, variant, examples.Default)
+}
+
+// loadNetworksOr is loadNetworks with another embedded default.
+func loadNetworksOr(path, variant, example string) (*check.Network, []*check.Network, error) {
+	s, err := readSpecOr(path, example)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,6 +1,11 @@
 // Command alexnetc compiles AlexNet-family network specs.
 //
 //	alexnetc check [SPEC] [--variant NAME] [--json]
+//	alexnetc plan [SPEC] [--variant NAME] [--batch N] [--json] [--launches]
+//	alexnetc compile [SPEC] -o DIR [-pkg NAME] [--variant NAME] [--batch N]
+//	alexnetc train [SPEC] [--variant V] [--data PATH] [--epochs N] [--out DIR] [--resume]
+//	alexnetc eval [SPEC] --weights FILE [--views 1|10]
+//	alexnetc predict --weights FILE [--spec SPEC] IMAGE...
 //
 // Errors in a spec print as file:line:col: message, all of them, and the
 // command exits with status 2.
@@ -27,8 +32,11 @@ type command struct {
 
 var commands = []*command{
 	{"check", "[SPEC] [--variant NAME] [--json]", "check a spec (default: the embedded paper network) and print its layer table and totals", runCheck},
-	{"plan", "[SPEC] [--variant NAME] [--batch N] [--json]", "print the memory plan and the CUDA launch plan", runPlan},
+	{"plan", "[SPEC] [--variant NAME] [--batch N] [--json] [--launches]", "print the memory plan and the CUDA launch plan", runPlan},
 	{"compile", "[SPEC] -o DIR [-pkg NAME] [--variant NAME] [--batch N]", "write a Go package and plan.json for the network", runCompile},
+	{"train", "[SPEC] [--variant V] [--data PATH] [--epochs N] [--out DIR] [--resume] [--batch N] [--checkpoint-every N]", "train on the CPU (default: examples/fashion.toml on Fashion-MNIST)", runTrain},
+	{"eval", "[SPEC] --weights FILE [--variant V] [--data PATH] [--views 1|10]", "top-1 and top-5 error on the test set", runEval},
+	{"predict", "--weights FILE [--spec SPEC] [--variant V] IMAGE...", "the top-5 labels of images, with probabilities", runPredict},
 }
 
 // Exit statuses: 2 for bad input (a spec with errors, bad flags), 1 for

@@ -162,3 +162,32 @@ func isDir(path string, e os.DirEntry) bool {
 	}
 	return e.IsDir()
 }
+
+// ReadImages decodes image files for prediction: each file's centre square
+// scaled to size×size, with the given number of channels (1: the mean of R,
+// G and B, as a grayscale training set has). Unlike ReadFolder, a file that
+// cannot be read is an error, naming it.
+func ReadImages(paths []string, channels, size int) (*Set, error) {
+	if channels != 1 && channels != 3 {
+		return nil, fmt.Errorf("data: images with %d channels cannot be read from files", channels)
+	}
+	s := &Set{Channels: channels, Size: size, Labels: make([]int32, len(paths))}
+	s.Pixels = make([]uint8, len(paths)*s.ImageLen())
+	rgb := make([]uint8, 3*size*size)
+	dst := image.NewRGBA(image.Rect(0, 0, size, size))
+	for i, p := range paths {
+		if err := decodeInto(rgb, dst, p); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		out := s.Image(i)
+		if channels == 3 {
+			copy(out, rgb)
+			continue
+		}
+		plane := size * size
+		for k := range out {
+			out[k] = uint8((int(rgb[k]) + int(rgb[plane+k]) + int(rgb[2*plane+k]) + 1) / 3)
+		}
+	}
+	return s, nil
+}

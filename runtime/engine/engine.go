@@ -137,3 +137,14 @@ func (e *Engine) Uses(prog plan.Program, name string) bool {
 	b := e.Plan.Graph.Buffer(name)
 	return b != nil && e.Plan.Offset(prog, b) >= 0
 }
+
+// RunChecked runs a program step by step, calling after each step until it
+// returns false: to find where values first go wrong.
+func (e *Engine) RunChecked(prog plan.Program, after func(*lower.Step) bool) {
+	for _, s := range prog.Steps(e.Plan.Graph) {
+		e.step(prog, s)
+		if !after(s) {
+			return
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alexnetc/alexnetc/compiler/lower"
 	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/runtime/data"
 	"github.com/alexnetc/alexnetc/runtime/engine"
 	"github.com/alexnetc/alexnetc/runtime/safetensors"
 )
@@ -32,6 +33,12 @@ type State struct {
 	Best  float64 `json:"best"`
 	Stale int     `json:"stale"`
 	Drops int     `json:"drops"`
+
+	// The running sums of the current epoch, so that a resumed epoch
+	// reports what an uninterrupted one would.
+	EpochLoss   float64 `json:"epoch_loss"`
+	EpochErrors int     `json:"epoch_errors"`
+	EpochImages int     `json:"epoch_images"`
 
 	RNG     [][]byte      `json:"rng"`     // the dropout generator of each device
 	History []EpochReport `json:"history"` // every finished epoch, for the curves
@@ -172,12 +179,29 @@ func LoadCheckpoint(path string, e *engine.Engine) (*State, error) {
 	return &st, nil
 }
 
-// SaveWeights writes the learned weights and biases alone, named as in the
-// generated packages' weight files.
-func SaveWeights(path string, e *engine.Engine, meta map[string]string) error {
-	f := &safetensors.File{Metadata: meta}
+// SaveWeights writes the learned weights and biases, named as in the
+// generated packages' weight files, with what prediction needs besides: the
+// training set's mean image and channel means ("data.mean",
+// "data.channel_mean") and the class names (metadata "classes").
+func SaveWeights(path string, e *engine.Engine, meta map[string]string, stats *data.Stats, classes []string) error {
+	f := &safetensors.File{Metadata: map[string]string{}}
+	for k, v := range meta {
+		f.Metadata[k] = v
+	}
 	for _, b := range e.Plan.Graph.Params() {
 		f.Tensors = append(f.Tensors, safetensors.FromFloat32(b.Name, b.Shape, e.F32(plan.Train, b.Name)))
+	}
+	if stats != nil {
+		f.Tensors = append(f.Tensors,
+			safetensors.FromFloat32("data.mean", []int{stats.Channels, stats.Size, stats.Size}, stats.Mean),
+			safetensors.FromFloat32("data.channel_mean", []int{stats.Channels}, stats.ChannelMean))
+	}
+	if classes != nil {
+		names, err := json.Marshal(classes)
+		if err != nil {
+			return err
+		}
+		f.Metadata["classes"] = string(names)
 	}
 	var buf bytes.Buffer
 	if err := safetensors.Write(&buf, f); err != nil {
@@ -186,21 +210,46 @@ func SaveWeights(path string, e *engine.Engine, meta map[string]string) error {
 	return writeAtomic(path, buf.Bytes())
 }
 
+// Model is what LoadWeights finds besides the weights.
+type Model struct {
+	Stats   *data.Stats // only the means; nil if the file has none
+	Classes []string    // nil if the file has none
+}
+
 // LoadWeights reads weights written by SaveWeights (or a generated package's
 // Save) into the engine.
-func LoadWeights(path string, e *engine.Engine) error {
+func LoadWeights(path string, e *engine.Engine) (*Model, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	f, err := safetensors.Read(bytes.NewReader(raw), int64(len(raw)))
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	for _, b := range e.Plan.Graph.Params() {
 		if err := f.Float32Into(b.Name, b.Shape, e.F32(plan.Train, b.Name)); err != nil {
-			return fmt.Errorf("%s does not fit this network: %w", path, err)
+			return nil, fmt.Errorf("%s does not fit this network: %w", path, err)
 		}
 	}
-	return nil
+	m := &Model{}
+	if t, ok := f.Get("data.mean"); ok && len(t.Shape) == 3 {
+		mean, err := t.Float32s()
+		if err != nil {
+			return nil, err
+		}
+		cm := make([]float32, t.Shape[0])
+		if c, ok := f.Get("data.channel_mean"); ok {
+			if cm, err = c.Float32s(); err != nil {
+				return nil, err
+			}
+		}
+		m.Stats = &data.Stats{Channels: t.Shape[0], Size: t.Shape[1], Mean: mean, ChannelMean: cm}
+	}
+	if names := f.Metadata["classes"]; names != "" {
+		if err := json.Unmarshal([]byte(names), &m.Classes); err != nil {
+			return nil, fmt.Errorf("%s: bad class names: %w", path, err)
+		}
+	}
+	return m, nil
 }

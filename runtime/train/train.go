@@ -1,0 +1,319 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/alexnetc/alexnetc/compiler/lower"
+	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/runtime/data"
+	"github.com/alexnetc/alexnetc/runtime/engine"
+)
+
+// Config is one training run.
+type Config struct {
+	Plan        *plan.Plan
+	Train, Test *data.Set
+	Epochs      int    // 0 takes [train] epochs
+	Out         string // the folder for checkpoints, weights, metrics and curves
+	Resume      bool   // continue from Out/checkpoint.safetensors if it exists
+
+	// CheckpointEvery saves a checkpoint every that many steps, besides the
+	// one at the end of every epoch; 0 saves only per epoch.
+	CheckpointEvery int
+	Workers         int // data preparation goroutines; 0: one per core
+
+	Log      io.Writer // progress and log lines
+	Terminal bool      // Log is a terminal: draw a progress bar instead of log lines
+}
+
+// Result is what a run produced.
+type Result struct {
+	History []EpochReport
+	Engine  *engine.Engine
+	Stats   *data.Stats
+}
+
+// ErrInterrupted is returned when the context is cancelled (SIGINT or
+// SIGTERM): a checkpoint was saved first.
+var ErrInterrupted = errors.New("interrupted; checkpoint saved, continue with --resume")
+
+// Checkpoint, weights, metrics and curves file names inside Config.Out.
+const (
+	CheckpointFile = "checkpoint.safetensors"
+	WeightsFile    = "weights.safetensors"
+	MetricsFile    = "metrics.jsonl"
+	CurvesFile     = "curves.png"
+)
+
+// Run trains the network. Cancelling ctx saves a checkpoint and returns
+// ErrInterrupted.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	g := cfg.Plan.Graph
+	net := g.Net
+	sp := net.Spec
+	epochs := cfg.Epochs
+	if epochs == 0 {
+		epochs = sp.Train.Epochs
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return nil, err
+	}
+	seed := uint64(sp.Train.Seed)
+	e := engine.New(cfg.Plan, seed)
+	e.Init(seed)
+	stats := data.ComputeStats(cfg.Train)
+	aug := data.AugmentOf(sp)
+	loader, err := data.NewLoader(cfg.Train, stats, aug, data.Options{Batch: g.Batch, Seed: seed, Workers: cfg.Workers})
+	if err != nil {
+		return nil, err
+	}
+	defer loader.Close()
+	evalAug := aug
+	evalAug.RandomCrop, evalAug.Flip, evalAug.Lighting = false, false, 0
+	evaluator, err := data.NewEvalLoader(cfg.Test, stats, evalAug, sp.Eval.Views, data.Options{Batch: g.Batch, Workers: cfg.Workers})
+	if err != nil {
+		return nil, err
+	}
+	defer evaluator.Close()
+
+	sched := NewSchedule(sp.Train.Schedule, sp.Train.LR)
+	st := &State{Network: net.Name, Variant: net.Variant, Seed: seed}
+	ckpt := filepath.Join(cfg.Out, CheckpointFile)
+	if cfg.Resume {
+		loaded, err := LoadCheckpoint(ckpt, e)
+		switch {
+		case errors.Is(err, ErrNoCheckpoint):
+			fmt.Fprintf(cfg.Log, "no checkpoint in %s: starting from the beginning\n", cfg.Out)
+		case err != nil:
+			return nil, err
+		default:
+			st = loaded
+			sched.LR, sched.Best, sched.Stale, sched.Drops = st.LR, st.Best, st.Stale, st.Drops
+			fmt.Fprintf(cfg.Log, "resuming from %s: epoch %d, batch %d, step %d, learning rate %g\n", ckpt, st.Epoch+1, st.Batch, st.Step, st.LR)
+		}
+	}
+	save := func() error {
+		st.LR, st.Best, st.Stale, st.Drops = sched.LR, sched.Best, sched.Stale, sched.Drops
+		return SaveCheckpoint(ckpt, e, st)
+	}
+
+	x := e.F32(plan.Train, "data")
+	labels := e.I32(plan.Train, "labels")
+	prob := e.F32(plan.Train, net.Layers[len(net.Layers)-1].Name+".out")
+	classes := net.Layers[len(net.Layers)-1].Out.C
+	bpe := loader.BatchesPerEpoch()
+	start := time.Now()
+	for st.Epoch < epochs {
+		loader.Seek(st.Epoch, st.Batch)
+		bar := newProgress(cfg, st.Epoch+1, epochs, bpe)
+		for st.Batch < bpe {
+			if !loader.Next(x, labels) {
+				break
+			}
+			e.LR = float32(sched.LR)
+			e.Run(plan.Train)
+			if math.IsNaN(e.Loss) || math.IsInf(e.Loss, 0) {
+				return nil, diverged(e, st, sched.LR)
+			}
+			st.Batch++
+			st.Step++
+			st.EpochLoss += e.Loss
+			st.EpochErrors += topErrors(prob, labels, classes)
+			st.EpochImages += g.Batch
+			elapsed := st.Seconds + time.Since(start).Seconds()
+			bar.step(st, elapsed)
+			if cfg.CheckpointEvery > 0 && st.Step%cfg.CheckpointEvery == 0 && st.Batch < bpe {
+				st.Seconds = elapsed
+				start = time.Now()
+				if err := save(); err != nil {
+					return nil, err
+				}
+			}
+			select {
+			case <-ctx.Done():
+				st.Seconds += time.Since(start).Seconds()
+				bar.finish()
+				if err := save(); err != nil {
+					return nil, err
+				}
+				return nil, ErrInterrupted
+			default:
+			}
+		}
+		bar.finish()
+		st.Seconds += time.Since(start).Seconds()
+		rep := EpochReport{Epoch: st.Epoch + 1, Step: st.Step, LR: sched.LR,
+			TrainLoss:  st.EpochLoss / float64(max(st.Batch, 1)),
+			TrainError: float64(st.EpochErrors) / float64(max(st.EpochImages, 1)),
+			Seconds:    st.Seconds, ImagesPerS: float64(st.Step*g.Batch) / st.Seconds, Skipped: cfg.Train.Skipped}
+		rep.ValLoss, rep.ValTop1, rep.ValTop5 = Evaluate(e, evaluator, classes)
+		st.History = append(st.History, rep)
+		fmt.Fprintf(cfg.Log, "epoch %d/%d: loss %.4f, training error %.2f%%, test error %.2f%% top-1, %.2f%% top-5 (%d view(s)), %.0f images/s, %s\n",
+			rep.Epoch, epochs, rep.TrainLoss, 100*rep.TrainError, 100*rep.ValTop1, 100*rep.ValTop5, sp.Eval.Views, rep.ImagesPerS, duration(rep.Seconds))
+		if msg := sched.EndEpoch(rep.Epoch, rep.ValTop1); msg != "" {
+			fmt.Fprintln(cfg.Log, msg)
+		}
+		st.Epoch++
+		st.Batch, st.EpochLoss, st.EpochErrors, st.EpochImages = 0, 0, 0, 0
+		start = time.Now()
+		if err := save(); err != nil {
+			return nil, err
+		}
+		if err := writeReports(cfg.Out, st.History, net.Name); err != nil {
+			return nil, err
+		}
+	}
+	meta := map[string]string{"network": net.Name, "variant": net.Variant, "format": "alexnetc"}
+	if err := SaveWeights(filepath.Join(cfg.Out, WeightsFile), e, meta, stats, cfg.Train.Classes); err != nil {
+		return nil, err
+	}
+	return &Result{History: st.History, Engine: e, Stats: stats}, nil
+}
+
+// Evaluate runs the inference program over an evaluation set and returns the
+// mean loss and the top-1 and top-5 errors, the softmax averaged over each
+// image's views.
+func Evaluate(e *engine.Engine, ev *data.EvalLoader, classes int) (loss, top1, top5 float64) {
+	g := e.Plan.Graph
+	x := e.F32(plan.Infer, "data")
+	prob := e.F32(plan.Infer, g.Net.Layers[len(g.Net.Layers)-1].Name+".out")
+	labels := make([]int32, g.Batch)
+	score := data.NewScore(classes, ev.Views())
+	ev.Reset()
+	var sum float64
+	var rows int
+	for n := ev.Next(x, labels); n > 0; n = ev.Next(x, labels) {
+		e.Run(plan.Infer)
+		score.Add(prob, labels, n)
+		for i := 0; i < n; i++ {
+			if labels[i] >= 0 {
+				sum -= math.Log(max(float64(prob[i*classes+int(labels[i])]), 1e-30))
+				rows++
+			}
+		}
+	}
+	return sum / float64(max(rows, 1)), score.Top1Error(), score.Top5Error()
+}
+
+// topErrors counts the batch's images whose most probable class is not the
+// label.
+func topErrors(prob []float32, labels []int32, classes int) int {
+	errs := 0
+	for i, l := range labels {
+		if !data.TopK(prob[i*classes:(i+1)*classes], l, 1) {
+			errs++
+		}
+	}
+	return errs
+}
+
+// diverged explains a loss that is no longer a number: where it started,
+// and what to try.
+func diverged(e *engine.Engine, st *State, lr float64) error {
+	where := "no layer's weights or outputs (the loss itself overflowed)"
+	// The update has already spread the damage to the weights; the first
+	// layer whose weights or output are not finite is where it entered.
+	e.RunChecked(plan.Infer, func(s *lower.Step) bool {
+		for _, a := range s.Args {
+			if a.Buf.DType == lower.F32 && a.Buf.Role != lower.Scratch && !finite(e.F32(plan.Infer, a.Buf.Name)) {
+				where = fmt.Sprintf("layer %s (%s %s)", s.Layer, a.Buf.Role, a.Buf.Name)
+				return false
+			}
+		}
+		return true
+	})
+	return fmt.Errorf("the loss is %v at step %d (epoch %d, batch %d); the first values that are not finite are in %s. "+
+		"Hint: the learning rate %g may be too high for this network and initialisation: lower [train] lr or the weights' std, "+
+		"and start again, or continue from the last checkpoint with --resume",
+		e.Loss, st.Step+1, st.Epoch+1, st.Batch+1, where, lr)
+}
+
+func finite(v []float32) bool {
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeReports rewrites the metrics (a JSON line per epoch) and the curves
+// from the whole history, so a resumed run leaves no duplicate lines.
+func writeReports(out string, history []EpochReport, name string) error {
+	var b strings.Builder
+	for _, r := range history {
+		line, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	if err := writeAtomic(filepath.Join(out, MetricsFile), []byte(b.String())); err != nil {
+		return err
+	}
+	return PlotCurves(filepath.Join(out, CurvesFile), name, history)
+}
+
+func duration(s float64) string {
+	return time.Duration(s * float64(time.Second)).Round(time.Second).String()
+}
+
+// progress shows the epoch's steps: a bar with loss, error, images/s and ETA
+// on a terminal, a log line every tenth of an epoch otherwise.
+type progress struct {
+	cfg   Config
+	bar   *progressbar.ProgressBar
+	epoch int
+	of    int
+	total int
+	batch int
+}
+
+func newProgress(cfg Config, epoch, epochs, batches int) *progress {
+	p := &progress{cfg: cfg, epoch: epoch, of: epochs, total: batches}
+	if cfg.Terminal {
+		p.bar = progressbar.NewOptions(batches,
+			progressbar.OptionSetWriter(cfg.Log),
+			progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", epoch, epochs)),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionClearOnFinish())
+	}
+	return p
+}
+
+func (p *progress) step(st *State, elapsed float64) {
+	loss := st.EpochLoss / float64(max(st.Batch, 1))
+	errRate := 100 * float64(st.EpochErrors) / float64(max(st.EpochImages, 1))
+	rate := float64(st.Step*p.cfg.Plan.Graph.Batch) / max(elapsed, 1e-9)
+	if p.bar != nil {
+		p.bar.Describe(fmt.Sprintf("epoch %d/%d loss %.3f err %.1f%% %.0f img/s", p.epoch, p.of, loss, errRate, rate))
+		p.bar.Set(st.Batch)
+		return
+	}
+	if every := max(p.total/10, 1); st.Batch%every == 0 || st.Batch == p.total {
+		eta := float64(p.total-st.Batch) * elapsed / float64(max(st.Step, 1))
+		fmt.Fprintf(p.cfg.Log, "epoch %d/%d batch %d/%d: loss %.4f, training error %.2f%%, %.0f images/s, epoch ends in %s\n",
+			p.epoch, p.of, st.Batch, p.total, loss, errRate, rate, duration(eta))
+	}
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+	}
+}
