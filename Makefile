@@ -2,7 +2,7 @@
 GO ?= go
 SPEC ?= examples/alexnet.toml
 
-.PHONY: all build run test vet fmt-check fuzz generate check-generated
+.PHONY: all build run test vet fmt-check fuzz generate check-generated fashion-mnist
 
 all: build
 
@@ -13,8 +13,17 @@ build:
 run: build
 	./bin/alexnetc check $(SPEC)
 
-test: fmt-check vet
+test: fmt-check vet fashion-mnist
 	$(GO) test ./...
+
+# Fashion-MNIST from Debian (dataset-fashion-mnist): the real data of the
+# training tests and the default of `alexnetc train`. Without root or apt the
+# tests that need it skip.
+FASHION := /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+fashion-mnist:
+	@[ -f $(FASHION) ] || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; } || \
+		echo "note: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist); tests that need it will skip"
 
 vet:
 	$(GO) vet ./...
