@@ -9,9 +9,12 @@ all: build
 build:
 	$(GO) build -o bin/alexnetc ./cmd/alexnetc
 
-# The main job: check the paper's network (compile arrives with the compiler).
+# The main job: compile the paper's network into a Go package (build/alexnet,
+# with its plan.json) and build that package.
+OUT ?= build/alexnet
 run: build
-	./bin/alexnetc check $(SPEC)
+	./bin/alexnetc compile $(SPEC) -o $(OUT)
+	$(GO) build ./$(OUT)
 
 test: fmt-check vet fashion-mnist
 	$(GO) test ./...
