@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package cpu
+
+// archGemmImpls returns no assembly paths: other architectures use the
+// portable Go kernel.
+func archGemmImpls() []*gemmImpl { return nil }
