@@ -30,7 +30,7 @@ const (
 	Network      = "fashion" // the spec's network name
 	Variant      = ""        // the variant compiled; empty for the base network
 	ParamCount   = 259882    // learned weights and biases
-	LearningRate = 0.01      // the spec's initial learning rate
+	LearningRate = 0.05      // the spec's initial learning rate
 )
 
 // The input, Batch×InputChannels×InputHeight×InputWidth, and the output,
