@@ -67,3 +67,22 @@ check-generated: check-asm
 check-asm:
 	cd runtime/cpu && $(GO) generate ./... && git diff --exit-code -- gemm_amd64.s gemm_stub_amd64.go || \
 		{ echo "stale generated files: run go generate in runtime/cpu" >&2; exit 1; }
+
+# The CUDA backend (runtime/cuda, build tag cuda) built against the CUDA 11.8
+# headers and stub libcuda.so that Debian ships in non-free, which
+# scripts/cuda-toolkit.sh unpacks into .cuda/: no GPU and no system-wide
+# install. The default build never links gorgonia.org/cu.
+CUDA_ROOT ?= $(CURDIR)/.cuda
+CUDA_ENV = CGO_ENABLED=1 CGO_CFLAGS="-I$(CUDA_ROOT)/usr/include" CGO_LDFLAGS="-L$(CUDA_ROOT)/usr/lib/x86_64-linux-gnu/stubs"
+.PHONY: cuda ptxas-test
+cuda:
+	scripts/cuda-toolkit.sh $(CUDA_ROOT)
+	$(CUDA_ENV) $(GO) build -tags cuda ./...
+	$(CUDA_ENV) $(GO) vet -tags cuda ./runtime/cuda/...
+
+# Every kernel that the example plans launch, compiled with nvcc to PTX and
+# with ptxas for sm_80 and sm_90, checked against the plans' block sizes and
+# shared memory (compiler/cudagen's TestPTXAS). No GPU needed.
+ptxas-test:
+	scripts/cuda-toolkit.sh $(CUDA_ROOT)
+	ALEXNETC_CUDA=$(CUDA_ROOT) $(GO) test -count=1 -run '^TestPTXAS$$' -v ./compiler/cudagen/
