@@ -37,6 +37,8 @@ var commands = []*command{
 	{"train", "[SPEC] [--variant V] [--data PATH] [--epochs N] [--out DIR] [--resume] [--batch N] [--checkpoint-every N]", "train on the CPU (default: examples/fashion.toml on Fashion-MNIST)", runTrain},
 	{"eval", "[SPEC] --weights FILE [--variant V] [--data PATH] [--views 1|10]", "top-1 and top-5 error on the test set", runEval},
 	{"predict", "--weights FILE [--spec SPEC] [--variant V] IMAGE...", "the top-5 labels of images, with probabilities", runPredict},
+	{"ablate", "[SPEC] [--base V] [--variants a,b|all|none] [--set '[NAME:] PATCH']... [--seeds N] [--budget 3e|10m] [--train-subset N] [--test-subset N] [--target-error 0.25] [--out DIR]", "train the base network and its variants under the same data, seeds and budget, and report them beside the paper", runAblate},
+	{"viz", "[SPEC] --weights FILE [--variant V] [--out DIR] [--images N] [--neighbours K] [--train-subset N]", "draw the first layer's kernels and test images' nearest training images by last-hidden-layer features", runViz},
 }
 
 // Exit statuses: 2 for bad input (a spec with errors, bad flags), 1 for

@@ -35,6 +35,12 @@ type Config struct {
 
 	Log      io.Writer // progress and log lines
 	Terminal bool      // Log is a terminal: draw a progress bar instead of log lines
+
+	// OnStep, when set, is called after every training step with the step
+	// number (from 1, counted across epochs and resumes), the training
+	// seconds so far (counted as EpochReport.Seconds is), and the step's
+	// loss and top-1 error on its batch.
+	OnStep func(step int, seconds, loss, err float64)
 }
 
 // Result is what a run produced.
@@ -129,10 +135,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			st.Batch++
 			st.Step++
 			st.EpochLoss += e.Loss
-			st.EpochErrors += topErrors(prob, labels, classes)
+			errs := topErrors(prob, labels, classes)
+			st.EpochErrors += errs
 			st.EpochImages += g.Batch
 			elapsed := st.Seconds + time.Since(start).Seconds()
 			bar.step(st, elapsed)
+			if cfg.OnStep != nil {
+				cfg.OnStep(st.Step, elapsed, e.Loss, float64(errs)/float64(g.Batch))
+			}
 			if cfg.CheckpointEvery > 0 && st.Step%cfg.CheckpointEvery == 0 && st.Batch < bpe {
 				st.Seconds = elapsed
 				start = time.Now()
