@@ -6,6 +6,8 @@
 //	alexnetc train [SPEC] [--variant V] [--data PATH] [--epochs N] [--out DIR] [--resume]
 //	alexnetc eval [SPEC] --weights FILE [--views 1|10]
 //	alexnetc predict --weights FILE [--spec SPEC] IMAGE...
+//	alexnetc ablate [SPEC] [--variants a,b] [--set PATCH]... [--seeds N] [--budget 3e|10m]
+//	alexnetc viz [SPEC] --weights FILE [--out DIR]
 //
 // Errors in a spec print as file:line:col: message, all of them, and the
 // command exits with status 2.
