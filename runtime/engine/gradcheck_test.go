@@ -69,4 +69,3 @@ func restoreWeights(e *engine.Engine) {
 		copy(e.F32(plan.Train, name), w)
 	}
 }
-
