@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/alexnetc/alexnetc/compiler/cudagen"
 	"github.com/alexnetc/alexnetc/compiler/gen"
 	"github.com/alexnetc/alexnetc/compiler/lower"
 	"github.com/alexnetc/alexnetc/compiler/plan"
@@ -23,6 +24,9 @@ func runCompile(args []string, stdout, stderr io.Writer) error {
 	pkg := fs.String("pkg", "", "the package `NAME` (default: the network's name as a Go identifier)")
 	variant := fs.String("variant", "", "compile this variant of the network")
 	batch := fs.Int("batch", 0, "images per step, `N` (default: the spec's [train] batch)")
+	cuda := fs.Bool("cuda", false, "also write kernels.cu: the CUDA C of every kernel the plan launches, specialized with its constants")
+	ptx := fs.Bool("ptx", false, "also compile kernels.cu to kernels.ptx (compute_80: A100, H100, H200) with nvcc, so that a GPU machine needs only the driver")
+	toolkit := fs.String("cuda-toolkit", "", "where nvcc and ptxas are (`DIR`; default: PATH, then .cuda/ as make cuda leaves it)")
 	pos, err := parseFlags(fs, args, stderr)
 	if err != nil {
 		return err
@@ -60,6 +64,13 @@ func runCompile(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *cuda || *ptx {
+		kernels, err := cudaFiles(p, *ptx, *toolkit)
+		if err != nil {
+			return err
+		}
+		files = append(files, kernels...)
+	}
 
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
@@ -78,6 +89,31 @@ func runCompile(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "wrote %s to %s (package %s); arena bytes per device: %s\n",
 		strings.Join(names, ", "), *out, name, strings.Join(arenas, ", "))
 	return nil
+}
+
+// cudaFiles generates the plan's kernels as CUDA C and, when asked, their
+// PTX, which the CUDA backend loads through the driver's JIT.
+func cudaFiles(p *plan.Plan, ptx bool, root string) ([]gen.File, error) {
+	m, err := cudagen.Generate(p)
+	if err != nil {
+		return nil, err
+	}
+	files := []gen.File{{Name: "kernels.cu", Content: []byte(m.Source)}}
+	if !ptx {
+		return files, nil
+	}
+	tk, err := cudagen.FindToolkit(root)
+	if err != nil && root == "" {
+		tk, err = cudagen.FindToolkit(".cuda")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--ptx needs nvcc (give --cuda-toolkit DIR, or run make cuda): %v", err)
+	}
+	code, err := tk.PTX(m.Source, "compute_80")
+	if err != nil {
+		return nil, err
+	}
+	return append(files, gen.File{Name: "kernels.ptx", Content: code}), nil
 }
 
 // writeAtomic replaces a file with new contents through a temporary file in

@@ -276,3 +276,29 @@ func main() {
 		t.Errorf("batch %s, probabilities sum to %s; want 128 and 128", out[0], out[1])
 	}
 }
+
+// TestCompileCUDA writes the plan's kernels as CUDA C, and as PTX where a
+// toolkit is at hand (make cuda unpacks one into .cuda/).
+func TestCompileCUDA(t *testing.T) {
+	spec, _ := filepath.Abs("../../testdata/alexnet-small.toml")
+	dir := t.TempDir()
+	args := []string{"compile", spec, "-o", dir, "--cuda"}
+	if _, err := os.Stat("../../.cuda"); err == nil {
+		root, _ := filepath.Abs("../../.cuda")
+		args = append(args, "--ptx", "--cuda-toolkit", root)
+	}
+	code, stdout, stderr := runIn(t, dir, args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "kernels.cu"))
+	if err != nil || !strings.Contains(string(src), "__global__") {
+		t.Fatalf("kernels.cu: %v", err)
+	}
+	if len(args) > 5 {
+		ptx, err := os.ReadFile(filepath.Join(dir, "kernels.ptx"))
+		if err != nil || !strings.Contains(string(ptx), ".entry") {
+			t.Fatalf("kernels.ptx: %v", err)
+		}
+	}
+}

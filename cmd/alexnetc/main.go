@@ -35,7 +35,7 @@ type command struct {
 var commands = []*command{
 	{"check", "[SPEC] [--variant NAME] [--json]", "check a spec (default: the embedded paper network) and print its layer table and totals", runCheck},
 	{"plan", "[SPEC] [--variant NAME] [--batch N] [--json] [--launches]", "print the memory plan and the CUDA launch plan", runPlan},
-	{"compile", "[SPEC] -o DIR [-pkg NAME] [--variant NAME] [--batch N]", "write a Go package and plan.json for the network", runCompile},
+	{"compile", "[SPEC] -o DIR [-pkg NAME] [--variant NAME] [--batch N] [--cuda] [--ptx]", "write a Go package and plan.json for the network (and its CUDA kernels)", runCompile},
 	{"train", "[SPEC] [--variant V] [--data PATH] [--epochs N] [--out DIR] [--resume] [--batch N] [--checkpoint-every N]", "train on the CPU (default: examples/fashion.toml on Fashion-MNIST)", runTrain},
 	{"eval", "[SPEC] --weights FILE [--variant V] [--data PATH] [--views 1|10]", "top-1 and top-5 error on the test set", runEval},
 	{"predict", "--weights FILE [--spec SPEC] [--variant V] IMAGE...", "the top-5 labels of images, with probabilities", runPredict},
