@@ -59,5 +59,5 @@ func (s *Schedule) drop(why string) string {
 	old := s.LR
 	s.LR *= s.Rule.Factor
 	s.Drops++
-	return fmt.Sprintf("learning rate %g → %g: %s", old, s.LR, why)
+	return fmt.Sprintf("learning rate %.4g → %.4g: %s", old, s.LR, why)
 }
