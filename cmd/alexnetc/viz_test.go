@@ -24,7 +24,7 @@ func TestVizFashion(t *testing.T) {
 	if code := run(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("viz: exit %d\n%s", code, stderr.String())
 	}
-	for _, want := range []string{"the 32 kernels of conv1, 5×5", "4 test images (first column) and their 6 nearest of 256 training images by the output of drop5 (256 values)",
+	for _, want := range []string{"the 32 kernels of conv1, 5×5", "4 test images (first column) and their 6 nearest of 256 training images by the output of drop5 (512 values)",
 		"  T-shirt/top → "} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())

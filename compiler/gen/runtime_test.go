@@ -147,8 +147,8 @@ func TestGeneratedWeightFiles(t *testing.T) {
 	want := map[string][]int{
 		"conv1.gpu0.weight": {16, 1, 5, 5}, "conv1.gpu1.bias": {16},
 		"conv3.gpu1.weight": {48, 64, 3, 3}, // reads both GPUs' halves of pool2
-		"fc5.gpu0.weight":   {128, 576},
-		"fc6.weight":        {10, 256}, "fc6.bias": {10}, // one part: no .gpuN
+		"fc5.gpu0.weight":   {256, 576},
+		"fc6.weight":        {10, 512}, "fc6.bias": {10}, // one part: no .gpuN
 	}
 	for name, shape := range want {
 		tensor, ok := f.Get(name)
@@ -196,7 +196,7 @@ func TestGeneratedWeightFiles(t *testing.T) {
 		case "fc6.bias":
 			f.Tensors[i].Name = "fc6.b"
 		case "fc6.weight":
-			f.Tensors[i] = safetensors.FromFloat32("fc6.weight", []int{256, 10}, make([]float32, 2560))
+			f.Tensors[i] = safetensors.FromFloat32("fc6.weight", []int{512, 10}, make([]float32, 5120))
 		}
 	}
 	var bad bytes.Buffer
@@ -208,7 +208,7 @@ func TestGeneratedWeightFiles(t *testing.T) {
 	if err == nil {
 		t.Fatal("Load accepted a file with a missing tensor")
 	}
-	for _, want := range []string{`no tensor "fc6.bias"`, `unexpected tensor "fc6.b"`, `"fc6.weight" has shape [256 10], want [10 256]`} {
+	for _, want := range []string{`no tensor "fc6.bias"`, `unexpected tensor "fc6.b"`, `"fc6.weight" has shape [512 10], want [10 512]`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Load error lacks %q:\n%v", want, err)
 		}

@@ -347,7 +347,7 @@ func TestCommandLinePatches(t *testing.T) {
 	if n := get(0); n.Layer("norm1") != nil || n.Layer("pool1").In.Name != "conv1" {
 		t.Errorf("drop")
 	}
-	if n := get(1); n.Layer("conv1").Out.C != 64 || n.Layer("conv2").Out.C != 128 || n.Layer("fc5").Out.C != 128 {
+	if n := get(1); n.Layer("conv1").Out.C != 64 || n.Layer("conv2").Out.C != 128 || n.Layer("fc5").Out.C != 256 {
 		t.Errorf("*= and /=: %d %d %d", n.Layer("conv1").Out.C, n.Layer("conv2").Out.C, n.Layer("fc5").Out.C)
 	}
 	if n := get(2); n.Layer("conv4").Spec.Act != spec.Tanh || n.Layer("fc5").Spec.Act != spec.ReLU || n.Layer("fc5").Spec.Weights.Std != 0.02 {

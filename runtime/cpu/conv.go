@@ -54,16 +54,21 @@ func (p Conv) WeightSize() int { return p.F * (p.C / p.Groups) * p.KH * p.KW }
 func (p Conv) BiasSize() int { return p.F }
 
 // colRows is the number of rows of the im2col matrix of one group (the
-// length of one filter), and colSize the matrix's element count.
+// length of one filter), and colSize the matrix's element count for one
+// image.
 func (p Conv) colRows() int { return (p.C / p.Groups) * p.KH * p.KW }
 func (p Conv) colSize() int { return p.colRows() * p.OH * p.OW }
 
-// ForwardScratch is the scratch length Forward needs: one group's im2col
-// matrix for one image.
+// ForwardScratch is the scratch length the plan gives Forward: one group's
+// im2col matrix for one image. Forward now works on several images per
+// product and keeps per-thread scratch of its own (see chunk), so it only
+// checks the length; the size stays what the compiled plans were laid out
+// with.
 func (p Conv) ForwardScratch() int { return p.colSize() }
 
-// BackwardScratch is the scratch length Backward needs: the im2col matrix,
-// plus one image's pre-activation gradient when there is an activation.
+// BackwardScratch is the scratch length the plan gives Backward: the im2col
+// matrix, plus one image's pre-activation gradient when there is an
+// activation. Like ForwardScratch, it is checked, not used.
 func (p Conv) BackwardScratch() int {
 	if p.Act == Identity {
 		return p.colSize()
@@ -71,21 +76,126 @@ func (p Conv) BackwardScratch() int {
 	return p.colSize() + p.F*p.OH*p.OW
 }
 
+// minProductCols is the fewest columns a convolution's product should have:
+// below that, packing the filters and the micro-kernel's start-up for each
+// tile weigh on the multiply-adds, so several images go into one product.
+const minProductCols = 512
+
+// chunk is the number of images that go into one product: enough for
+// minProductCols columns, but no more than leaves every thread a share.
+func (p Conv) chunk(threads int) int {
+	nb := ceilDiv(minProductCols, p.OH*p.OW)
+	return max(1, min(nb, ceilDiv(p.N, threads)))
+}
+
+// convJob is a convolution's arguments while the workers run it.
+type convJob struct {
+	p                          Conv
+	x, w, b, y, dy, dx, dw, db []float32
+	nb, chunks                 int
+}
+
+var convFwd, convBwd convJob
+
 // Forward computes y = act(conv(x, w) + b). A nil b means no bias.
+//
+// The batch is cut into chunks of a few images (chunk), and the threads
+// take equal runs of chunks. For each chunk and group, im2col lays the
+// images' patches side by side as the columns of one matrix, one product
+// with the group's filters computes the outputs of all of them, and a
+// single pass adds the bias, applies the activation and puts each image's
+// outputs in place.
 func (p Conv) Forward(x, w, b, y, scratch []float32) {
 	checkLen("Conv.Forward", "x", p.InSize(), x)
 	checkLen("Conv.Forward", "w", p.WeightSize(), w)
 	checkLen("Conv.Forward", "y", p.OutSize(), y)
 	checkLen("Conv.Forward", "scratch", p.ForwardScratch(), scratch)
+	if b != nil {
+		checkLen("Conv.Forward", "b", p.F, b)
+	}
+	par.mu.Lock()
+	defer par.mu.Unlock()
+	t := threads()
+	nb := p.chunk(t)
+	chunks := ceilDiv(p.N, nb)
+	convFwd = convJob{p: p, x: x, w: w, b: b, y: y, nb: nb, chunks: chunks}
+	runParts(&convFwd, min(t, chunks))
+	convFwd = convJob{}
+}
+
+func (j *convJob) do(i, n int) {
+	if j.dy != nil {
+		j.backward(i, n)
+		return
+	}
+	p := j.p
 	cg, fg, k, ohw := p.C/p.Groups, p.F/p.Groups, p.colRows(), p.OH*p.OW
-	col := scratch[:p.colSize()]
-	for n := 0; n < p.N; n++ {
-		for g := 0; g < p.Groups; g++ {
-			p.im2col(x[(n*p.C+g*cg)*p.H*p.W:], col)
-			yg := y[(n*p.F+g*fg)*ohw : (n*p.F+(g+1)*fg)*ohw]
-			Sgemm(false, false, fg, ohw, k, 1, w[g*fg*k:], k, col, ohw, 0, yg, ohw)
+	g := gemmActive.Load()
+	c0, c1 := share(i, n, j.chunks)
+	s := partScratch(i, (k+fg)*j.nb*ohw)
+	for c := c0; c < c1; c++ {
+		n0, n1 := c*j.nb, min((c+1)*j.nb, p.N)
+		cols := (n1 - n0) * ohw
+		col := s[:k*cols]
+		for gr := 0; gr < p.Groups; gr++ {
+			for im := n0; im < n1; im++ {
+				p.im2col(j.x[(im*p.C+gr*cg)*p.H*p.W:], col[(im-n0)*ohw:], cols)
+			}
+			wg := j.w[gr*fg*k:]
+			if n1-n0 == 1 {
+				// One image: the product goes straight to its place.
+				yg := j.y[(n0*p.F+gr*fg)*ohw : (n0*p.F+(gr+1)*fg)*ohw]
+				g.gemmSerial(false, false, fg, ohw, k, 1, wg, k, col, ohw, 0, yg, ohw)
+				for f := 0; f < fg; f++ {
+					row := yg[f*ohw : (f+1)*ohw]
+					biasAct(p.Act, bias(j.b, gr*fg+f), row, row)
+				}
+				continue
+			}
+			out := s[k*cols : (k+fg)*cols]
+			g.gemmSerial(false, false, fg, cols, k, 1, wg, k, col, cols, 0, out, cols)
+			for im := n0; im < n1; im++ {
+				for f := 0; f < fg; f++ {
+					o := (im*p.F + gr*fg + f) * ohw
+					src := out[f*cols+(im-n0)*ohw:]
+					biasAct(p.Act, bias(j.b, gr*fg+f), src[:ohw], j.y[o:o+ohw])
+				}
+			}
 		}
-		BiasAct{N: 1, C: p.F, HW: ohw, Act: p.Act}.Forward(b, y[n*p.F*ohw:(n+1)*p.F*ohw])
+	}
+}
+
+// bias is b[f], or 0 without a bias.
+func bias(b []float32, f int) float32 {
+	if b == nil {
+		return 0
+	}
+	return b[f]
+}
+
+// biasAct writes act(src + b) to dst (which may be src), serially: it runs
+// inside a worker.
+func biasAct(a Activation, b float32, src, dst []float32) {
+	dst = dst[:len(src)]
+	switch a {
+	case ReLU:
+		for i, v := range src {
+			v += b
+			// v < 0 rather than !(v > 0) so that a NaN survives.
+			if v < 0 {
+				v = 0
+			}
+			dst[i] = v
+		}
+	case Identity:
+		for i, v := range src {
+			dst[i] = v + b
+		}
+	default:
+		for i, v := range src {
+			dst[i] = v + b
+		}
+		a.Forward(dst)
 	}
 }
 
@@ -94,6 +204,11 @@ func (p Conv) Forward(x, w, b, y, scratch []float32) {
 // gradients dw and db summed over the batch. All three are overwritten. A
 // nil dx skips the input gradient (the first layer needs none); a nil db
 // skips the bias gradient. y is read only when Act is not Identity.
+//
+// The threads take runs of chunks as in Forward. Thread 0 sums its weight
+// and bias gradients straight into dw and db, the others into scratch of
+// their own, which is added to dw and db in thread order at the end: the
+// sums do not depend on which thread finished first.
 func (p Conv) Backward(x, w, y, dy, dx, dw, db, scratch []float32) {
 	checkLen("Conv.Backward", "x", p.InSize(), x)
 	checkLen("Conv.Backward", "w", p.WeightSize(), w)
@@ -108,40 +223,111 @@ func (p Conv) Backward(x, w, y, dy, dx, dw, db, scratch []float32) {
 	}
 	if db != nil {
 		checkLen("Conv.Backward", "db", p.F, db)
-		clear(db[:p.F])
 	}
-	cg, fg, k, ohw, hw := p.C/p.Groups, p.F/p.Groups, p.colRows(), p.OH*p.OW, p.H*p.W
-	col := scratch[:p.colSize()]
-	dpre := scratch[p.colSize():]
-	for n := 0; n < p.N; n++ {
-		out := n * p.F * ohw
-		dyn := dy[out : out+p.F*ohw]
-		if p.Act != Identity {
-			p.Act.Backward(y[out:out+p.F*ohw], dyn, dpre[:p.F*ohw])
-			dyn = dpre[:p.F*ohw]
-		}
+	par.mu.Lock()
+	defer par.mu.Unlock()
+	t := threads()
+	nb := p.chunk(t)
+	chunks := ceilDiv(p.N, nb)
+	parts := min(t, chunks)
+	convBwd = convJob{p: p, x: x, w: w, y: y, dy: dy, dx: dx, dw: dw[:p.WeightSize()], nb: nb, chunks: chunks}
+	if db != nil {
+		convBwd.db = db[:p.F]
+	}
+	runParts(&convBwd, parts)
+	convBwd = convJob{}
+	// Add the other threads' sums, in order.
+	for i := 1; i < parts; i++ {
+		s := par.scratch[i]
+		add(dw[:p.WeightSize()], s[:p.WeightSize()])
 		if db != nil {
-			for f := 0; f < p.F; f++ {
-				db[f] += sum(dyn[f*ohw : (f+1)*ohw])
-			}
+			add(db[:p.F], s[p.WeightSize():p.WeightSize()+p.F])
 		}
-		// The first image overwrites dw and later ones add to it, so dw ends
-		// up summed over the batch without a separate clearing pass.
+	}
+}
+
+// add adds x to y element by element.
+func add(y, x []float32) {
+	x = x[:len(y)]
+	for i := range y {
+		y[i] += x[i]
+	}
+}
+
+func (j *convJob) backward(i, n int) {
+	p := j.p
+	cg, fg, k, ohw, hw := p.C/p.Groups, p.F/p.Groups, p.colRows(), p.OH*p.OW, p.H*p.W
+	g := gemmActive.Load()
+	c0, c1 := share(i, n, j.chunks)
+	ws := p.WeightSize()
+	cols := j.nb * ohw
+	// Thread i's scratch: its own dw and db (thread 0 uses the caller's),
+	// then the chunk's im2col matrix and pre-activation gradient.
+	s := partScratch(i, ws+p.F+(k+fg)*cols)
+	dw, db := s[:ws], s[ws:ws+p.F]
+	if i == 0 {
+		dw = j.dw
+		if j.db != nil {
+			db = j.db
+		}
+	}
+	clear(db)
+	col := s[ws+p.F : ws+p.F+k*cols]
+	dpre := s[ws+p.F+k*cols : ws+p.F+(k+fg)*cols]
+	for c := c0; c < c1; c++ {
+		n0, n1 := c*j.nb, min((c+1)*j.nb, p.N)
+		cols := (n1 - n0) * ohw
+		// The first chunk overwrites dw and later ones add to it.
 		var beta float32
-		if n > 0 {
+		if c > c0 {
 			beta = 1
 		}
-		for g := 0; g < p.Groups; g++ {
-			xg := x[(n*p.C+g*cg)*hw:]
-			dyg := dyn[g*fg*ohw : (g+1)*fg*ohw]
-			p.im2col(xg, col)
-			Sgemm(false, true, fg, k, ohw, 1, dyg, ohw, col, ohw, beta, dw[g*fg*k:], k)
-			if dx != nil {
-				Sgemm(true, false, k, ohw, fg, 1, w[g*fg*k:], k, dyg, ohw, 0, col, ohw)
-				p.col2im(col, dx[(n*p.C+g*cg)*hw:(n*p.C+(g+1)*cg)*hw])
+		for gr := 0; gr < p.Groups; gr++ {
+			// The chunk's pre-activation gradient, images side by side.
+			for im := n0; im < n1; im++ {
+				for f := 0; f < fg; f++ {
+					o := (im*p.F + gr*fg + f) * ohw
+					d := dpre[f*cols+(im-n0)*ohw:][:ohw]
+					if p.Act == Identity {
+						copy(d, j.dy[o:o+ohw])
+					} else {
+						actBackward(p.Act, j.y[o:o+ohw], j.dy[o:o+ohw], d)
+					}
+				}
+			}
+			for f := 0; f < fg; f++ {
+				db[gr*fg+f] += sum(dpre[f*cols : f*cols+cols])
+			}
+			for im := n0; im < n1; im++ {
+				p.im2col(j.x[(im*p.C+gr*cg)*hw:], col[(im-n0)*ohw:], cols)
+			}
+			g.gemmSerial(false, true, fg, k, cols, 1, dpre, cols, col, cols, beta, dw[gr*fg*k:], k)
+			if j.dx != nil {
+				g.gemmSerial(true, false, k, cols, fg, 1, j.w[gr*fg*k:], k, dpre, cols, 0, col, cols)
+				for im := n0; im < n1; im++ {
+					o := (im*p.C + gr*cg) * hw
+					p.col2im(col[(im-n0)*ohw:], cols, j.dx[o:o+cg*hw])
+				}
 			}
 		}
 	}
+}
+
+// actBackward is Activation.Backward for one row, serially: it runs inside
+// a worker.
+func actBackward(a Activation, y, dy, dx []float32) {
+	if a == ReLU {
+		dy, dx = dy[:len(y)], dx[:len(y)]
+		for i, v := range y {
+			if v > 0 {
+				dx[i] = dy[i]
+			} else {
+				dx[i] = 0
+			}
+		}
+		return
+	}
+	a.Backward(y, dy, dx)
 }
 
 // colSpan returns, for kernel offset kk along an axis, the range [lo, hi) of
@@ -161,10 +347,11 @@ func colSpan(kk, pad, stride, in, out int) (lo, hi int) {
 }
 
 // im2col writes the K×(OH·OW) matrix of one group of one image into col,
-// where x starts at the group's first input channel. Row (c, kh, kw) holds,
+// whose rows are ld apart, where x starts at the group's first input
+// channel. Row (c, kh, kw) holds,
 // for every output position, the input pixel that kernel tap multiplies,
 // or zero where the tap falls on padding.
-func (p Conv) im2col(x, col []float32) {
+func (p Conv) im2col(x, col []float32, ld int) {
 	cg, ohw, hw := p.C/p.Groups, p.OH*p.OW, p.H*p.W
 	s := p.Stride
 	row := 0
@@ -174,7 +361,7 @@ func (p Conv) im2col(x, col []float32) {
 			ohLo, ohHi := colSpan(kh, p.PadT, s, p.H, p.OH)
 			for kw := 0; kw < p.KW; kw++ {
 				owLo, owHi := colSpan(kw, p.PadL, s, p.W, p.OW)
-				dst := col[row*ohw : (row+1)*ohw]
+				dst := col[row*ld : row*ld+ohw]
 				clear(dst[:ohLo*p.OW])
 				for oh := ohLo; oh < ohHi; oh++ {
 					d := dst[oh*p.OW : (oh+1)*p.OW]
@@ -199,9 +386,9 @@ func (p Conv) im2col(x, col []float32) {
 }
 
 // col2im is the adjoint of im2col: it overwrites dx (one group's channels of
-// one image) with the sum, over every kernel tap, of the column gradients
+// one image, from a matrix whose rows are ld apart) with the sum, over every kernel tap, of the column gradients
 // that tap read from each pixel. Taps that read padding contribute nothing.
-func (p Conv) col2im(col, dx []float32) {
+func (p Conv) col2im(col []float32, ld int, dx []float32) {
 	cg, ohw, hw := p.C/p.Groups, p.OH*p.OW, p.H*p.W
 	s := p.Stride
 	clear(dx[:cg*hw])
@@ -212,7 +399,7 @@ func (p Conv) col2im(col, dx []float32) {
 			ohLo, ohHi := colSpan(kh, p.PadT, s, p.H, p.OH)
 			for kw := 0; kw < p.KW; kw++ {
 				owLo, owHi := colSpan(kw, p.PadL, s, p.W, p.OW)
-				src := col[row*ohw : (row+1)*ohw]
+				src := col[row*ld : row*ld+ohw]
 				for oh := ohLo; oh < ohHi; oh++ {
 					d := src[oh*p.OW : (oh+1)*p.OW]
 					ih := oh*s - p.PadT + kh

@@ -96,3 +96,35 @@ func TestConvValidate(t *testing.T) {
 		t.Error("groups that do not divide C accepted")
 	}
 }
+
+// TestConvChunks runs a batch that Forward and Backward cut into chunks of
+// several images, with 1, 2 and 3 threads (one chunk of 7; 4 + 3; 3 + 3 +
+// 1), so that the side-by-side layout, the last short chunk and the sums of
+// the threads' gradients are all exercised, and checks the results against
+// the float64 reference. Forward does the same arithmetic whatever the
+// chunks, so its outputs must also agree bit for bit.
+func TestConvChunks(t *testing.T) {
+	defer SetThreads(0)
+	p := Conv{N: 7, C: 4, H: 5, W: 5, F: 6, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 2, OH: 5, OW: 5, Act: ReLU}
+	var first []float32
+	for _, threads := range []int{1, 2, 3} {
+		SetThreads(threads)
+		if got, want := ceilDiv(p.N, p.chunk(threads)), min(threads, 3); got != want {
+			t.Fatalf("%d threads: %d chunks, want %d", threads, got, want)
+		}
+		t.Run(fmt.Sprintf("threads%d", threads), func(t *testing.T) { checkConv(t, p, 11) })
+		rng := NewRNG(3, 3)
+		x, w, b := randn(rng, p.InSize(), 1), randn(rng, p.WeightSize(), 1), randn(rng, p.F, 1)
+		y := make([]float32, p.OutSize())
+		p.Forward(x, w, b, y, make([]float32, p.ForwardScratch()))
+		if first == nil {
+			first = y
+			continue
+		}
+		for i := range y {
+			if y[i] != first[i] {
+				t.Fatalf("%d threads: y[%d] = %g, with 1 thread %g", threads, i, y[i], first[i])
+			}
+		}
+	}
+}

@@ -201,34 +201,47 @@ func (g *gemmImpl) gemm(threads int, transA, transB bool, m, n, k int, alpha flo
 		g.gemmSerial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	part := func(t int) {
-		t0, t1 := tiles*t/threads, tiles*(t+1)/threads
-		if alongN {
-			j0, j1 := t0*g.nr, min(t1*g.nr, n)
-			bj := j0 // offset of column j0 of op(B) in b
-			if transB {
-				bj = j0 * ldb
-			}
-			g.gemmSerial(transA, transB, m, j1-j0, k, alpha, a, lda, b[bj:], ldb, beta, c[j0:], ldc)
-			return
+	par.mu.Lock()
+	defer par.mu.Unlock()
+	gemmPar = gemmJob{g: g, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+		b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, alongN: alongN, tiles: tiles}
+	runParts(&gemmPar, threads)
+	gemmPar = gemmJob{}
+}
+
+// gemmJob is a product's arguments while the workers compute it.
+type gemmJob struct {
+	g              *gemmImpl
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+	alongN         bool
+	tiles          int
+}
+
+var gemmPar gemmJob
+
+// do computes part t of the product's tiles along the split dimension.
+func (j *gemmJob) do(t, threads int) {
+	g := j.g
+	t0, t1 := share(t, threads, j.tiles)
+	if j.alongN {
+		j0, j1 := t0*g.nr, min(t1*g.nr, j.n)
+		bj := j0 // offset of column j0 of op(B) in b
+		if j.transB {
+			bj = j0 * j.ldb
 		}
-		i0, i1 := t0*g.mr, min(t1*g.mr, m)
-		ai := i0 * lda // offset of row i0 of op(A) in a
-		if transA {
-			ai = i0
-		}
-		g.gemmSerial(transA, transB, i1-i0, n, k, alpha, a[ai:], lda, b, ldb, beta, c[i0*ldc:], ldc)
+		g.gemmSerial(j.transA, j.transB, j.m, j1-j0, j.k, j.alpha, j.a, j.lda, j.b[bj:], j.ldb, j.beta, j.c[j0:], j.ldc)
+		return
 	}
-	var wg sync.WaitGroup
-	for t := 1; t < threads; t++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			part(t)
-		}()
+	i0, i1 := t0*g.mr, min(t1*g.mr, j.m)
+	ai := i0 * j.lda // offset of row i0 of op(A) in a
+	if j.transA {
+		ai = i0
 	}
-	part(0)
-	wg.Wait()
+	g.gemmSerial(j.transA, j.transB, i1-i0, j.n, j.k, j.alpha, j.a[ai:], j.lda, j.b, j.ldb, j.beta, j.c[i0*j.ldc:], j.ldc)
 }
 
 // gemmShortM computes a product whose m fits one block of A (m <= mc),

@@ -149,3 +149,23 @@ func TestTransfersWhereTheSpecCrosses(t *testing.T) {
 		}
 	}
 }
+
+// TestNoAllocationsPerStep checks that once an engine has run each program
+// once (which sizes the kernels' per-thread scratch), its steps allocate
+// nothing: the arenas hold every buffer, and the kernels' workers live as
+// long as the process.
+func TestNoAllocationsPerStep(t *testing.T) {
+	for _, threads := range []int{1, 2} {
+		cpu.SetThreads(threads)
+		e := build(t, network(t, "../../examples/fashion.toml", ""), 16, false)
+		fill(e, 1)
+		e.LR = 0.01
+		for _, prog := range plan.Programs {
+			e.Run(prog)
+			if n := testing.AllocsPerRun(3, func() { e.Run(prog) }); n != 0 {
+				t.Errorf("%d thread(s): %s step: %g allocations", threads, prog, n)
+			}
+		}
+	}
+	cpu.SetThreads(0)
+}

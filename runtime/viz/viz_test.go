@@ -111,7 +111,7 @@ func TestFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(feats) != 5 || len(feats[0]) != 256 {
+	if len(feats) != 5 || len(feats[0]) != 512 {
 		t.Fatalf("%d features of %d", len(feats), len(feats[0]))
 	}
 
@@ -123,7 +123,7 @@ func TestFeatures(t *testing.T) {
 	a, b := keep.F32(plan.Infer, "drop5.gpu0.out"), keep.F32(plan.Infer, "drop5.gpu1.out")
 	nonzero := 0
 	for i := 0; i < 5; i++ {
-		want := append(append([]float32{}, a[i*128:(i+1)*128]...), b[i*128:(i+1)*128]...)
+		want := append(append([]float32{}, a[i*256:(i+1)*256]...), b[i*256:(i+1)*256]...)
 		for j, v := range want {
 			if feats[i][j] != v {
 				t.Fatalf("image %d feature %d: %v, want %v", i, j, feats[i][j], v)

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alexnetc/alexnetc/compiler/lower"
+	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/runtime/cpu"
+	"github.com/alexnetc/alexnetc/runtime/engine"
+)
+
+// benchResult is what `alexnetc bench --json` prints, and what
+// bench/compare.sh reads.
+type benchResult struct {
+	Network       string        `json:"network"`
+	Mode          string        `json:"mode"` // "infer" or "train"
+	Batch         int           `json:"batch"`
+	Threads       int           `json:"threads"`
+	GEMM          string        `json:"gemm"`
+	Steps         int           `json:"steps"`
+	StepSeconds   []float64     `json:"step_seconds"`
+	MedianSeconds float64       `json:"median_step_seconds"`
+	ImagesPerSec  float64       `json:"images_per_second"`
+	GFLOPPerStep  float64       `json:"gflop_per_step"`
+	GFLOPPerSec   float64       `json:"gflop_per_second"`
+	PeakRSSBytes  int64         `json:"peak_rss_bytes"`
+	ArenaBytes    int64         `json:"arena_bytes"`
+	AllocsPerStep float64       `json:"allocs_per_step"`
+	Layers        []benchLayer  `json:"layers"`
+	Kernels       []benchKernel `json:"kernels"`
+}
+
+// benchLayer is one spec layer's share of a step, forward and backward
+// together (and its weight updates when training).
+type benchLayer struct {
+	Layer   string  `json:"layer"`
+	Seconds float64 `json:"seconds"` // median over the timed steps
+	GFLOP   float64 `json:"gflop"`   // per step; 0 for layers without a product
+	GFLOPs  float64 `json:"gflop_per_second"`
+	Share   float64 `json:"share"` // of the step
+}
+
+// benchKernel is the time of one kind of kernel summed over the layers.
+type benchKernel struct {
+	Kernel  string  `json:"kernel"`
+	Seconds float64 `json:"seconds"`
+	Share   float64 `json:"share"`
+}
+
+func runBench(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	variant := fs.String("variant", "", "time this variant")
+	batch := fs.Int("batch", 0, "images per step (default: the spec's [train] batch)")
+	threads := fs.Int("threads", 0, "threads (default: all cores)")
+	train := fs.Bool("train", false, "time training steps (forward, backward and weight update) instead of inference")
+	steps := fs.Int("steps", 0, "timed steps (default: 10 for inference, 5 for training)")
+	warmup := fs.Int("warmup", 2, "untimed steps first")
+	asJSON := fs.Bool("json", false, "print the figures as JSON")
+	outFile := fs.String("out", "", "also write the figures as JSON to this file")
+	pos, err := parseFlags(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usageError{"expected one spec file"}
+	}
+	switch {
+	case *batch < 0:
+		return usageError{fmt.Sprintf("--batch %d: must be positive", *batch)}
+	case *threads < 0:
+		return usageError{fmt.Sprintf("--threads %d: must be positive", *threads)}
+	case *steps < 0 || *warmup < 0:
+		return usageError{"--steps and --warmup must not be negative"}
+	}
+	if *threads > 0 {
+		runtime.GOMAXPROCS(*threads)
+		cpu.SetThreads(*threads)
+	}
+	nThreads := runtime.GOMAXPROCS(0)
+	n, _, err := loadNetworks(first(pos), *variant)
+	if err != nil {
+		return err
+	}
+	g, err := lower.Lower(n, lower.Options{Batch: *batch})
+	if err != nil {
+		return err
+	}
+	p := plan.Build(g)
+	if err := verified(p, stderr); err != nil {
+		return err
+	}
+	prog, mode := plan.Infer, "infer"
+	if *train {
+		prog, mode = plan.Train, "train"
+	}
+	if *steps == 0 {
+		*steps = 10
+		if *train {
+			*steps = 5
+		}
+	}
+
+	e := engine.New(p, 1)
+	e.Init(1)
+	e.LR = 0.01
+	fillBenchInput(e, prog, n.Layers[len(n.Layers)-1].Out.C)
+
+	res := benchResult{Network: n.Name, Mode: mode, Batch: g.Batch, Threads: nThreads, GEMM: cpu.GEMMPath(), Steps: *steps}
+	if n.Variant != "" {
+		res.Network += " (" + n.Variant + ")"
+	}
+	for _, dm := range p.Memory.Devices {
+		res.ArenaBytes += dm.Arena
+	}
+	progress := !*asJSON && isTerminal(stderr)
+	if progress {
+		fmt.Fprintf(stderr, "bench %s: %s, batch %d, %d thread(s), GEMM %s: %d warm-up and %d timed steps\n",
+			res.Network, mode, g.Batch, nThreads, res.GEMM, *warmup, *steps)
+	}
+	for i := 0; i < *warmup; i++ {
+		e.Run(prog)
+	}
+
+	// Whole steps are timed on their own; per-layer times come from the
+	// same steps, read between kernels (a clock read costs tens of
+	// nanoseconds, against milliseconds for a kernel).
+	stepList := prog.Steps(g)
+	perStep := make([][]float64, len(stepList)) // seconds per kernel step, per timed step
+	for i := range perStep {
+		perStep[i] = make([]float64, *steps)
+	}
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	for it := 0; it < *steps; it++ {
+		k := 0
+		start := time.Now()
+		last := start
+		e.RunChecked(prog, func(*lower.Step) bool {
+			now := time.Now()
+			perStep[k][it] = now.Sub(last).Seconds()
+			last = now
+			k++
+			return true
+		})
+		res.StepSeconds = append(res.StepSeconds, time.Since(start).Seconds())
+		if progress {
+			fmt.Fprintf(stderr, "step %d/%d: %.3f s, %.1f images/s\n", it+1, *steps, res.StepSeconds[it], float64(g.Batch)/res.StepSeconds[it])
+		}
+	}
+	runtime.ReadMemStats(&ms1)
+	res.AllocsPerStep = float64(ms1.Mallocs-ms0.Mallocs) / float64(*steps)
+	res.MedianSeconds = median(res.StepSeconds)
+	res.ImagesPerSec = float64(g.Batch) / res.MedianSeconds
+
+	layers := map[string]*benchLayer{}
+	var order []string
+	kernels := map[string]float64{}
+	for i, s := range stepList {
+		name := s.Layer
+		if name == "" {
+			name = "(copies)"
+		}
+		l := layers[name]
+		if l == nil {
+			l = &benchLayer{Layer: name}
+			layers[name] = l
+			order = append(order, name)
+		}
+		t := median(perStep[i])
+		l.Seconds += t
+		l.GFLOP += stepFLOPs(s) / 1e9
+		kernels[string(s.Kernel)] += t
+	}
+	var total float64
+	for _, name := range order {
+		total += layers[name].Seconds
+	}
+	for _, name := range order {
+		l := layers[name]
+		if l.GFLOP > 0 && l.Seconds > 0 {
+			l.GFLOPs = l.GFLOP / l.Seconds
+		}
+		l.Share = l.Seconds / total
+		res.GFLOPPerStep += l.GFLOP
+		res.Layers = append(res.Layers, *l)
+	}
+	res.GFLOPPerSec = res.GFLOPPerStep / res.MedianSeconds
+	for k, t := range kernels {
+		res.Kernels = append(res.Kernels, benchKernel{Kernel: k, Seconds: t, Share: t / total})
+	}
+	sort.Slice(res.Kernels, func(i, j int) bool { return res.Kernels[i].Seconds > res.Kernels[j].Seconds })
+	res.PeakRSSBytes = peakRSS()
+
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if *outFile != "" {
+		if err := os.WriteFile(*outFile, b, 0o644); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		_, err = stdout.Write(b)
+		return err
+	}
+	printBench(stdout, &res)
+	return nil
+}
+
+func printBench(w io.Writer, r *benchResult) {
+	fmt.Fprintf(w, "%s, %s, batch %d, %d thread(s), GEMM %s, %s\n", r.Network, r.Mode, r.Batch, r.Threads, r.GEMM, cpuModel())
+	t := newTable("layer|ms per step|share|GFLOP|GFLOP/s", false, true, true, true, true)
+	for _, l := range r.Layers {
+		gf, rate := "", ""
+		if l.GFLOP > 0 {
+			gf, rate = fmt.Sprintf("%.2f", l.GFLOP), fmt.Sprintf("%.0f", l.GFLOPs)
+		}
+		t.row(l.Layer, fmt.Sprintf("%.1f", l.Seconds*1e3), fmt.Sprintf("%.1f%%", l.Share*100), gf, rate)
+	}
+	t.print(w)
+	fmt.Fprintln(w)
+	var ks []string
+	for _, k := range r.Kernels {
+		ks = append(ks, fmt.Sprintf("%s %.1f%%", k.Kernel, k.Share*100))
+	}
+	fmt.Fprintf(w, "time by kernel: %s\n", strings.Join(ks, ", "))
+	fmt.Fprintf(w, "step: median %.3f s of %d (min %.3f, max %.3f)\n", r.MedianSeconds, r.Steps, slices.Min(r.StepSeconds), slices.Max(r.StepSeconds))
+	fmt.Fprintf(w, "images/s: %.1f\n", r.ImagesPerSec)
+	fmt.Fprintf(w, "GFLOP/s: %.0f (%.1f GFLOP per step)\n", r.GFLOPPerSec, r.GFLOPPerStep)
+	fmt.Fprintf(w, "peak RSS: %s bytes (arenas %s)\n", commas(r.PeakRSSBytes), commas(r.ArenaBytes))
+	fmt.Fprintf(w, "allocations per step: %.1f\n", r.AllocsPerStep)
+}
+
+// stepFLOPs counts the floating-point operations of a step's products
+// (2 per multiply-add); other kernels count 0.
+func stepFLOPs(s *lower.Step) float64 {
+	switch p := s.Params.(type) {
+	case cpu.Conv:
+		fwd := 2 * float64(p.N*p.F*p.OH*p.OW*(p.C/p.Groups)*p.KH*p.KW)
+		switch s.Kernel {
+		case lower.ConvForward:
+			return fwd
+		case lower.ConvBackward:
+			if s.Arg("dx") == nil {
+				return fwd // the weight gradient only
+			}
+			return 2 * fwd
+		}
+	case cpu.FC:
+		fwd := 2 * float64(p.N*p.In*p.Out)
+		switch s.Kernel {
+		case lower.FCForward:
+			return fwd
+		case lower.FCBackward:
+			if s.Arg("dx") == nil {
+				return fwd
+			}
+			return 2 * fwd
+		}
+	}
+	return 0
+}
+
+// fillBenchInput gives the program images and labels, so that timings do
+// not depend on all-zero inputs.
+func fillBenchInput(e *engine.Engine, prog plan.Program, classes int) {
+	rng := cpu.NewRNG(2, 1)
+	x := e.F32(prog, "data")
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	if e.Uses(prog, "labels") {
+		l := e.I32(prog, "labels")
+		for i := range l {
+			l[i] = int32(i % classes)
+		}
+	}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// peakRSS is the process's largest resident set so far, in bytes.
+func peakRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return int64(ru.Maxrss) * 1024 // kilobytes on Linux
+}
+
+// cpuModel names the processor, from /proc/cpuinfo where there is one.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
