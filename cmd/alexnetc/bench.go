@@ -26,6 +26,7 @@ type benchResult struct {
 	Mode          string        `json:"mode"` // "infer" or "train"
 	Batch         int           `json:"batch"`
 	Threads       int           `json:"threads"`
+	Devices       int           `json:"devices"`
 	GEMM          string        `json:"gemm"`
 	Steps         int           `json:"steps"`
 	StepSeconds   []float64     `json:"step_seconds"`
@@ -63,6 +64,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 0, "images per step (default: the spec's [train] batch)")
 	threads := fs.Int("threads", 0, "threads (default: all cores)")
 	train := fs.Bool("train", false, "time training steps (forward, backward and weight update) instead of inference")
+	devices := fs.String("devices", "one", "one: the whole network in one arena, towers as groups (the CPU is one device); spec: one arena per device of the spec, as `alexnetc train` runs it")
 	steps := fs.Int("steps", 0, "timed steps (default: 10 for inference, 5 for training)")
 	warmup := fs.Int("warmup", 2, "untimed steps first")
 	asJSON := fs.Bool("json", false, "print the figures as JSON")
@@ -81,6 +83,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Sprintf("--threads %d: must be positive", *threads)}
 	case *steps < 0 || *warmup < 0:
 		return usageError{"--steps and --warmup must not be negative"}
+	case *devices != "one" && *devices != "spec":
+		return usageError{fmt.Sprintf("--devices %s: want one or spec", *devices)}
 	}
 	if *threads > 0 {
 		runtime.GOMAXPROCS(*threads)
@@ -91,7 +95,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	g, err := lower.Lower(n, lower.Options{Batch: *batch})
+	g, err := lower.Lower(n, lower.Options{Batch: *batch, SingleDevice: *devices == "one"})
 	if err != nil {
 		return err
 	}
@@ -115,7 +119,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	e.LR = 0.01
 	fillBenchInput(e, prog, n.Layers[len(n.Layers)-1].Out.C)
 
-	res := benchResult{Network: n.Name, Mode: mode, Batch: g.Batch, Threads: nThreads, GEMM: cpu.GEMMPath(), Steps: *steps}
+	res := benchResult{Network: n.Name, Mode: mode, Batch: g.Batch, Threads: nThreads, Devices: g.Devices, GEMM: cpu.GEMMPath(), Steps: *steps}
 	if n.Variant != "" {
 		res.Network += " (" + n.Variant + ")"
 	}
@@ -220,7 +224,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 }
 
 func printBench(w io.Writer, r *benchResult) {
-	fmt.Fprintf(w, "%s, %s, batch %d, %d thread(s), GEMM %s, %s\n", r.Network, r.Mode, r.Batch, r.Threads, r.GEMM, cpuModel())
+	fmt.Fprintf(w, "%s, %s, batch %d, %d device(s), %d thread(s), GEMM %s, %s\n", r.Network, r.Mode, r.Batch, r.Devices, r.Threads, r.GEMM, cpuModel())
 	t := newTable("layer|ms per step|share|GFLOP|GFLOP/s", false, true, true, true, true)
 	for _, l := range r.Layers {
 		gf, rate := "", ""

@@ -41,7 +41,7 @@ var commands = []*command{
 	{"eval", "[SPEC] --weights FILE [--variant V] [--data PATH] [--views 1|10]", "top-1 and top-5 error on the test set", runEval},
 	{"predict", "--weights FILE [--spec SPEC] [--variant V] IMAGE...", "the top-5 labels of images, with probabilities", runPredict},
 	{"ablate", "[SPEC] [--base V] [--variants a,b|all|none] [--set '[NAME:] PATCH']... [--seeds N] [--budget 3e|10m] [--train-subset N] [--test-subset N] [--target-error 0.25] [--out DIR]", "train the base network and its variants under the same data, seeds and budget, and report them beside the paper", runAblate},
-	{"bench", "[SPEC] [--variant V] [--batch N] [--threads N] [--train] [--steps N] [--json] [--out FILE]", "time inference or training steps on the CPU: images/s, per-layer time and GFLOP/s, peak memory", runBench},
+	{"bench", "[SPEC] [--variant V] [--batch N] [--threads N] [--train] [--devices one|spec] [--steps N] [--json] [--out FILE]", "time inference or training steps on the CPU: images/s, per-layer time and GFLOP/s, peak memory", runBench},
 	{"viz", "[SPEC] --weights FILE [--variant V] [--out DIR] [--images N] [--neighbours K] [--train-subset N]", "draw the first layer's kernels and test images' nearest training images by last-hidden-layer features", runViz},
 }
 

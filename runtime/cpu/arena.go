@@ -5,10 +5,13 @@ import (
 	"unsafe"
 )
 
-// Arena is one device's memory: a single allocation, made and touched once,
-// that the memory plan carves into buffers at fixed byte offsets. Reusing it
-// for every step keeps the hot path free of allocation and of the page
-// faults that fresh memory costs on these machines.
+// Arena is one device's memory: a single allocation, made once, that the
+// memory plan carves into buffers at fixed byte offsets. Reusing it for
+// every step keeps the hot path free of allocation and of the page faults
+// that fresh memory costs on these machines: a page faults in the first time
+// a step touches it and stays resident. Pages that no program touches (the
+// gradients and momenta, and the training program's extra scratch, when a
+// model only infers) never become resident at all.
 type Arena struct {
 	words []uint64 // uint64 backing keeps every offset that is a multiple of 8 aligned
 	bytes []byte
@@ -18,15 +21,13 @@ type Arena struct {
 // line, which is also enough for AVX-512 loads.
 const Align = 64
 
-// NewArena allocates and zeroes an arena of the given size in bytes.
+// NewArena allocates an arena of the given size in bytes. It starts zeroed
+// (fresh memory from the operating system) and untouched.
 func NewArena(size int64) *Arena {
 	words := make([]uint64, (size+Align+7)/8)
 	base := unsafe.Pointer(unsafe.SliceData(words))
 	skip := (Align - uintptr(base)%Align) % Align
 	bytes := unsafe.Slice((*byte)(unsafe.Add(base, skip)), size)
-	for i := range bytes {
-		bytes[i] = 0 // touch every page now rather than in the first step
-	}
 	return &Arena{words: words, bytes: bytes}
 }
 

@@ -19,11 +19,12 @@ type Engine struct {
 	RNGs   []*cpu.RNG // one per device, for dropout
 	LR     float32    // the learning rate of the next training step
 	Loss   float64    // the loss of the last training step
+	fresh  bool       // no program has run: the arenas are still all zero
 }
 
 // New allocates the arenas of a plan. Every buffer starts at zero.
 func New(p *plan.Plan, seed uint64) *Engine {
-	e := &Engine{Plan: p}
+	e := &Engine{Plan: p, fresh: true}
 	for d, dm := range p.Memory.Devices {
 		e.Arenas = append(e.Arenas, cpu.NewArena(dm.Arena))
 		e.RNGs = append(e.RNGs, cpu.NewRNG(seed, uint64(d)+1))
@@ -64,6 +65,7 @@ func (e *Engine) offset(prog plan.Program, b *lower.Buffer) int64 {
 // their place in both programs; everything else behind the weights is the
 // program's scratch and does not survive a run of the other program.
 func (e *Engine) Run(prog plan.Program) {
+	e.fresh = false
 	for _, s := range prog.Steps(e.Plan.Graph) {
 		e.step(prog, s)
 	}
@@ -141,6 +143,7 @@ func (e *Engine) Uses(prog plan.Program, name string) bool {
 // RunChecked runs a program step by step, calling after each step until it
 // returns false: to find where values first go wrong.
 func (e *Engine) RunChecked(prog plan.Program, after func(*lower.Step) bool) {
+	e.fresh = false
 	for _, s := range prog.Steps(e.Plan.Graph) {
 		e.step(prog, s)
 		if !after(s) {

@@ -10,7 +10,9 @@ import (
 )
 
 // Init draws every weight and bias from its layer's initialiser (paper §5:
-// N(0, 0.01²) weights, biases 0 or 1), and zeroes the momenta.
+// N(0, 0.01²) weights, biases 0 or 1), and zeroes the momenta. On an engine
+// that has not run yet the momenta are zero already, and are left untouched
+// so that a model that only infers never makes their pages resident.
 func (e *Engine) Init(seed uint64) {
 	g := e.Plan.Graph
 	for i, b := range g.Params() {
@@ -20,7 +22,9 @@ func (e *Engine) Init(seed uint64) {
 			in = l.Spec.Bias
 		}
 		Fill(e.F32(plan.Train, b.Name), in, cpu.NewRNG(seed, cpu.ParamStream(i)))
-		clear(e.F32(plan.Train, b.Name+".momentum"))
+		if !e.fresh {
+			clear(e.F32(plan.Train, b.Name+".momentum"))
+		}
 	}
 }
 
