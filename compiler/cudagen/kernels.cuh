@@ -181,43 +181,51 @@ __device__ __forceinline__ void fill(float* x, int len, float value) {
 	if (i < len) x[i] = value;
 }
 
+// alexnetc_lrn_scale is the normaliser k + alpha·Σ x² of channel c over its
+// window clipped to the slice [0, cs); xc points at channel 0 of the slice
+// at the element's pixel, channels hw apart.
+__device__ __forceinline__ float alexnetc_lrn_scale(const float* xc, int c, int cs, int hw, int size, float k, float alpha) {
+	const int lo = max(0, c - size / 2), hi = min(cs, c + size / 2 + 1);
+	float s = 0.0f;
+	for (int j = lo; j < hi; j++) {
+		const float v = xc[j * hw];
+		s += v * v;
+	}
+	return k + alpha * s;
+}
+
 // lrn_forward on channels [C0, C1) of [N][C][H][W]; x and y point at
-// channel C0, scale at its own [N][C1−C0][H][W]. The window is clipped to
-// the slice (cpu.LRN.Forward); alpha is the factor actually applied.
-__device__ __forceinline__ void lrn_forward(const float* x, float* y, float* scale,
+// channel C0. The window is clipped to the slice (cpu.LRN.Forward); alpha
+// is the factor actually applied. Nothing is saved for the backward pass.
+__device__ __forceinline__ void lrn_forward(const float* x, float* y,
 	int N, int C, int H, int W, int C0, int C1, int size, float k, float alpha, float beta) {
 	const int hw = H * W, cs = C1 - C0;
 	const int i = alexnetc_unit();
 	if (i >= N * cs * hw) return;
 	const int p = i % hw, c = (i / hw) % cs, n = i / (hw * cs);
 	const float* xn = x + n * C * hw + p;
-	const int lo = max(0, c - size / 2), hi = min(cs, c + size / 2 + 1);
-	float s = 0.0f;
-	for (int j = lo; j < hi; j++) {
-		const float v = xn[j * hw];
-		s += v * v;
-	}
-	s = k + alpha * s;
-	scale[i] = s;
+	const float s = alexnetc_lrn_scale(xn, c, cs, hw, size, k, alpha);
 	y[n * C * hw + c * hw + p] = xn[c * hw] * alexnetc_pow_neg_beta(s, beta);
 }
 
-// lrn_backward: dx ← dy·scale^−β − 2·alpha·β·x·Σ_j dy_j·y_j/scale_j over the
-// clipped window of the element's channel (cpu.LRN.Backward).
-__device__ __forceinline__ void lrn_backward(const float* x, const float* y, const float* scale, const float* dy, float* dx,
+// lrn_backward: dx ← dy·s^−β − 2·alpha·β·x·Σ_j dy_j·x_j·s_j^(−β−1) over the
+// clipped window of the element's channel, every s recomputed from x
+// (cpu.LRN.Backward).
+__device__ __forceinline__ void lrn_backward(const float* x, const float* dy, float* dx,
 	int N, int C, int H, int W, int C0, int C1, int size, float k, float alpha, float beta) {
 	const int hw = H * W, cs = C1 - C0;
 	const int i = alexnetc_unit();
 	if (i >= N * cs * hw) return;
 	const int p = i % hw, c = (i / hw) % cs, n = i / (hw * cs);
 	const int at = n * C * hw + p;       // element (n, channel 0 of the slice, p)
-	const int sat = n * cs * hw + p;     // the same in scale
 	const int lo = max(0, c - size / 2), hi = min(cs, c + size / 2 + 1);
 	float t = 0.0f;
 	for (int j = lo; j < hi; j++) {
-		t += dy[at + j * hw] * y[at + j * hw] / scale[sat + j * hw];
+		const float sj = alexnetc_lrn_scale(x + at, j, cs, hw, size, k, alpha);
+		t += dy[at + j * hw] * x[at + j * hw] * alexnetc_pow_neg_beta(sj, beta) / sj;
 	}
-	dx[at + c * hw] = dy[at + c * hw] * alexnetc_pow_neg_beta(scale[i], beta) - 2.0f * alpha * beta * x[at + c * hw] * t;
+	const float s = alexnetc_lrn_scale(x + at, c, cs, hw, size, k, alpha);
+	dx[at + c * hw] = dy[at + c * hw] * alexnetc_pow_neg_beta(s, beta) - 2.0f * alpha * beta * x[at + c * hw] * t;
 }
 
 // Pooling windows: the in-bounds rows [*lo, *hi) of window o along an axis.

@@ -164,9 +164,10 @@ func (lw *lowerer) backwardPart(l *check.Layer, p *check.Part, dy, dx *Buffer) {
 		arg("scratch", lw.scratch[d], true)
 	case spec.LRN:
 		step.Kernel, step.Params = LRNBackward, lw.lrn(l, p)
+		// LRN saves nothing: its backward recomputes the normaliser from
+		// x, which the layer before keeps anyway, so the output and the
+		// normaliser die as soon as the pooling after them has read them.
 		arg("x", x, false)
-		arg("y", y, false)
-		arg("scale", lw.g.Buffer(name+".scale"), false)
 		arg("dy", dy, false)
 		arg("dx", dx, true)
 		arg("scratch", lw.scratch[d], true)

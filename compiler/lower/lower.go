@@ -226,7 +226,6 @@ func (lw *lowerer) forwardPart(l *check.Layer, p *check.Part, train bool) {
 		step.Kernel, step.Params = LRNForward, lw.lrn(l, p)
 		arg("x", x, false)
 		arg("y", y, true)
-		arg("scale", lw.buffer(name+".scale", d, lw.shape(c, l.Out), F32, Saved, l.Name), true)
 		step.Note = fmt.Sprintf("%s: LRN n=%d over its own %d channels, %d×%d", where(l, p), sl.Size, c, l.Out.H, l.Out.W)
 	case spec.MaxPool:
 		step.Kernel, step.Params = MaxPoolForward, cpu.MaxPool(lw.pool(l, p))

@@ -116,9 +116,9 @@ func (r *runner) launch(l *plan.Launch, it int) {
 		}
 		p := cpu.LRN{N: c["N"], C: c["C"], H: c["H"], W: c["W"], C0: c["C0"], C1: c["C1"], Size: c["size"], K: f["k"], Alpha: f["alpha"], Beta: f["beta"], Convention: cpu.AlphaSum}
 		if l.Kernel == "lrn_forward" {
-			p.Forward(whole("x"), whole("y"), x("scale"))
+			p.Forward(whole("x"), whole("y"))
 		} else {
-			p.Backward(whole("x"), whole("y"), x("scale"), whole("dy"), whole("dx"), make([]float32, p.BackwardScratch()))
+			p.Backward(whole("x"), whole("dy"), whole("dx"), make([]float32, p.BackwardScratch()))
 		}
 	case "maxpool_forward":
 		cpu.MaxPool(pool).Forward(x("x"), x("y"), r.i32(arg["argmax"]))

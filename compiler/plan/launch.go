@@ -183,10 +183,10 @@ var Kernels = []KernelSpec{
 		"one block per channel c, reducing dy[N][c][HW] in shared memory: db[c] ← Σ + beta·db[c]", perBlock("C")},
 	{"fill", flat, 0, []string{"len", "value"}, []string{"x"}, nil,
 		"one thread per element: x ← value", perThread(lenWork)},
-	{"lrn_forward", flat, 0, lrnConsts, []string{"x", "y", "scale"}, nil,
-		"one thread per element of channels [C0, C1) of [N][C][H][W] (x and y point at channel C0): scale ← k + alpha·Σ x² over the window clipped to the slice, y ← x·scale^−beta (alpha already divided by size where the spec says so)", perThread(lrnWork)},
-	{"lrn_backward", flat, 0, lrnConsts, []string{"x", "y", "scale", "dy", "dx"}, nil,
-		"one thread per element of channels [C0, C1) (x, y, dy, dx point at channel C0): dx ← dy·scale^−beta − 2·alpha·beta·x·Σ dy·y/scale over the window", perThread(lrnWork)},
+	{"lrn_forward", flat, 0, lrnConsts, []string{"x", "y"}, nil,
+		"one thread per element of channels [C0, C1) of [N][C][H][W] (x and y point at channel C0): s ← k + alpha·Σ x² over the window clipped to the slice, y ← x·s^−beta (alpha already divided by size where the spec says so)", perThread(lrnWork)},
+	{"lrn_backward", flat, 0, lrnConsts, []string{"x", "dy", "dx"}, nil,
+		"one thread per element of channels [C0, C1) (x, dy, dx point at channel C0): dx ← dy·s^−beta − 2·alpha·beta·x·Σ dy·x·s^(−beta−1) over the window, each s recomputed from x", perThread(lrnWork)},
 	{"maxpool_forward", flat, 0, poolConsts, []string{"x", "y", "argmax"}, nil,
 		"one thread per output: the largest in-bounds element of the window and its index in the plane", perThread(poolOutWork)},
 	{"maxpool_backward", flat, 0, poolConsts, []string{"argmax", "dy", "dx"}, nil,
@@ -582,10 +582,9 @@ func (s *scheduler) expand(st *lower.Step) []unit {
 			return s.channels(name, arg(buf), acc, p.N, p.C, p.C0, p.C1, p.H*p.W)
 		}
 		if st.Kernel == lower.LRNForward {
-			return []unit{compute(kernel("lrn_forward", consts, ch("x", "x", Read), ch("y", "y", Write), s.whole("scale", arg("scale"), Write)))}
+			return []unit{compute(kernel("lrn_forward", consts, ch("x", "x", Read), ch("y", "y", Write)))}
 		}
-		return []unit{compute(kernel("lrn_backward", consts, ch("x", "x", Read), ch("y", "y", Read),
-			s.whole("scale", arg("scale"), Read), ch("dy", "dy", Read), ch("dx", "dx", Write)))}
+		return []unit{compute(kernel("lrn_backward", consts, ch("x", "x", Read), ch("dy", "dy", Read), ch("dx", "dx", Write)))}
 	case cpu.MaxPool:
 		consts := poolConstants(cpu.Pool(p))
 		if st.Kernel == lower.MaxPoolForward {

@@ -188,19 +188,17 @@ func TestVerifyCatches(t *testing.T) {
 			return []string{fmt.Sprintf("train: launch %d (im2col for conv3 on 0/compute): reads conv3.gpu0.in and launch %d (copy for conv3 on 0/copy) writes conv3.gpu0.in share bytes with no event ordering them", i-1, c)}
 		}},
 		{"write before the peer copy has read", func(t *testing.T, p *Plan) []string {
-			// conv4 on GPU 0 overwrites pool2's output on GPU 0 (its memory
+			// pool5 on GPU 0 overwrites pool2's output on GPU 0 (its memory
 			// is reused) without waiting for GPU 1's copy of it.
 			ls := p.Launches[Train]
-			i := find(t, ls, kernelFor("im2col", "conv4", 0))
+			i := find(t, ls, kernelFor("maxpool_forward", "pool5", 0))
 			if ls[i-1].Kind != WaitEvent {
 				t.Fatalf("launch %d is a %s, not the wait", i-1, ls[i-1].Kind)
 			}
 			c := find(t, ls, func(l *Launch) bool { return l.Peer() && l.Layer == "conv3" && l.Device == 1 })
 			p.Launches[Train] = remove(ls, i-1)
-			race := "and launch %d (copy for conv3 on 1/copy) reads pool2.gpu0.out share bytes with no event ordering them"
-			return []string{
-				fmt.Sprintf("train: launch %d (sgemm for conv4 on 0/compute): writes conv4.gpu0.out "+race, i, c),
-				fmt.Sprintf("train: launch %d (bias_act for conv4 on 0/compute): reads and writes conv4.gpu0.out "+race, i+1, c)}
+			return []string{fmt.Sprintf("train: launch %d (maxpool_forward for pool5 on 0/compute): writes pool5.gpu0.out "+
+				"and launch %d (copy for conv3 on 1/copy) reads pool2.gpu0.out share bytes with no event ordering them", i-1, c)}
 		}},
 		{"swapped launches", func(t *testing.T, p *Plan) []string {
 			// fc8's bias and activation before its GEMM.
@@ -239,8 +237,15 @@ func TestVerifyCatches(t *testing.T) {
 			p.Memory.Offset[Train][a.ID] = oa
 			p.Launches[Train] = schedule(g, p.Memory, Train) // launches that follow the broken memory plan
 			ob := p.Memory.Offset[Train][b.ID]
-			return []string{fmt.Sprintf("train: memory plan: pool2.gpu0.out [%d, %d) and conv3.gpu0.in [%d, %d) overlap on device 0, both alive at steps 13-16",
-				oa, oa+a.Bytes(), ob, ob+b.Bytes())}
+			// Moved there, it also lands on norm2's output, which pool2
+			// reads as it writes.
+			c := g.Buffer("norm2.gpu0.out")
+			oc := p.Memory.Offset[Train][c.ID]
+			return []string{
+				fmt.Sprintf("train: memory plan: norm2.gpu0.out [%d, %d) and pool2.gpu0.out [%d, %d) overlap on device 0, both alive at steps 11-11",
+					oc, oc+c.Bytes(), oa, oa+a.Bytes()),
+				fmt.Sprintf("train: memory plan: pool2.gpu0.out [%d, %d) and conv3.gpu0.in [%d, %d) overlap on device 0, both alive at steps 13-16",
+					oa, oa+a.Bytes(), ob, ob+b.Bytes())}
 		}},
 	}
 	for _, c := range cases {

@@ -87,9 +87,9 @@ const (
 // Memory: one arena per device, laid out by the memory plan.
 const (
 	Devices                = 2
-	Device0ArenaBytes      = 992818368 // device 0's whole arena
+	Device0ArenaBytes      = 748582080 // device 0's whole arena
 	Device0PersistentBytes = 467956352 // weights, biases, their gradients and momenta, at the front
-	Device1ArenaBytes      = 943141696 // device 1's whole arena
+	Device1ArenaBytes      = 698905408 // device 1's whole arena
 	Device1PersistentBytes = 341209344 // weights, biases, their gradients and momenta, at the front
 )
 
@@ -324,14 +324,14 @@ func (m *Model) infer() {
 	cpu.ChannelCopy{N: 128, HW: 50176, SrcC: 3, C0: 0, C1: 3, DstC: 3, D: 0}.Copy(m.dev[0].F32(0, 19267584), m.dev[1].F32(341209344, 19267584))
 
 	// conv1 on GPU 0: conv 11×11/4 + relu, 3×224×224 → 48×55×55
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(467956352, 18585600), m.dev[0].F32(690983552, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(467956352, 18585600), m.dev[0].F32(616641152, 1243275))
 	// conv1 on GPU 1: conv 11×11/4 + relu, 3×224×224 → 48×55×55
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 19267584), m.dev[1].F32(0, 17424), m.dev[1].F32(69696, 48), m.dev[1].F32(418279680, 18585600), m.dev[1].F32(566964480, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 19267584), m.dev[1].F32(0, 17424), m.dev[1].F32(69696, 48), m.dev[1].F32(418279680, 18585600), m.dev[1].F32(492622080, 1243275))
 
 	// norm1 on GPU 0: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(467956352, 18585600), m.dev[0].F32(542298752, 18585600), m.dev[0].F32(616641152, 18585600))
+	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(467956352, 18585600), m.dev[0].F32(542298752, 18585600))
 	// norm1 on GPU 1: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(418279680, 18585600), m.dev[1].F32(341209344, 18585600), m.dev[1].F32(492622080, 18585600))
+	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(418279680, 18585600), m.dev[1].F32(341209344, 18585600))
 
 	// pool1 on GPU 0: max pool 3/2, 48×55×55 → 48×27×27
 	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(542298752, 18585600), m.dev[0].F32(515732096, 4478976), m.dev[0].I32(467956352, 4478976))
@@ -339,14 +339,14 @@ func (m *Model) infer() {
 	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[1].F32(341209344, 18585600), m.dev[1].F32(415551744, 4478976), m.dev[1].I32(433467648, 4478976))
 
 	// conv2 on GPU 0: conv 5×5/1 + relu, 48×27×27 → 128×27×27
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(515732096, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(467956352, 11943936), m.dev[0].F32(690983552, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(515732096, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(467956352, 11943936), m.dev[0].F32(616641152, 1243275))
 	// conv2 on GPU 1: conv 5×5/1 + relu, 48×27×27 → 128×27×27
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[1].F32(415551744, 4478976), m.dev[1].F32(69888, 153600), m.dev[1].F32(684288, 128), m.dev[1].F32(341209344, 11943936), m.dev[1].F32(566964480, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[1].F32(415551744, 4478976), m.dev[1].F32(69888, 153600), m.dev[1].F32(684288, 128), m.dev[1].F32(341209344, 11943936), m.dev[1].F32(492622080, 1243275))
 
 	// norm2 on GPU 0: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(467956352, 11943936), m.dev[0].F32(515732096, 11943936), m.dev[0].F32(563507840, 11943936))
+	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(467956352, 11943936), m.dev[0].F32(515732096, 11943936))
 	// norm2 on GPU 1: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(341209344, 11943936), m.dev[1].F32(388985088, 11943936), m.dev[1].F32(436760832, 11943936))
+	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(341209344, 11943936), m.dev[1].F32(388985088, 11943936))
 
 	// pool2 on GPU 0: max pool 3/2, 128×27×27 → 128×13×13
 	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(515732096, 11943936), m.dev[0].F32(563507840, 2768896), m.dev[0].I32(467956352, 2768896))
@@ -358,23 +358,23 @@ func (m *Model) infer() {
 	// transfer: pool2 (GPU 1) → conv3 on GPU 0, channels 128-256, 11075584 bytes
 	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(363360512, 2768896), m.dev[0].F32(467956352, 5537792))
 	// conv3 on GPU 0: conv 3×3/1 + relu, 256×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(467956352, 5537792), m.dev[0].F32(77755648, 442368), m.dev[0].F32(79525120, 192), m.dev[0].F32(490107520, 4153344), m.dev[0].F32(690983552, 1243275))
+	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(467956352, 5537792), m.dev[0].F32(77755648, 442368), m.dev[0].F32(79525120, 192), m.dev[0].F32(490107520, 4153344), m.dev[0].F32(616641152, 1243275))
 	// transfer: pool2 (GPU 0) → conv3 on GPU 1, channels 0-128, 11075584 bytes
 	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(563507840, 2768896), m.dev[1].F32(341209344, 5537792))
 	// conv3 on GPU 1 reads channels 128-256 of pool2
 	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(363360512, 2768896), m.dev[1].F32(341209344, 5537792))
 	// conv3 on GPU 1: conv 3×3/1 + relu, 256×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 5537792), m.dev[1].F32(684800, 442368), m.dev[1].F32(2454272, 192), m.dev[1].F32(363360512, 4153344), m.dev[1].F32(566964480, 1243275))
+	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 5537792), m.dev[1].F32(684800, 442368), m.dev[1].F32(2454272, 192), m.dev[1].F32(363360512, 4153344), m.dev[1].F32(492622080, 1243275))
 
 	// conv4 on GPU 0: conv 3×3/1 + relu, 192×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(490107520, 4153344), m.dev[0].F32(79525888, 331776), m.dev[0].F32(80852992, 192), m.dev[0].F32(467956352, 4153344), m.dev[0].F32(690983552, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(490107520, 4153344), m.dev[0].F32(79525888, 331776), m.dev[0].F32(80852992, 192), m.dev[0].F32(467956352, 4153344), m.dev[0].F32(616641152, 1243275))
 	// conv4 on GPU 1: conv 3×3/1 + relu, 192×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(363360512, 4153344), m.dev[1].F32(2455040, 331776), m.dev[1].F32(3782144, 192), m.dev[1].F32(341209344, 4153344), m.dev[1].F32(566964480, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(363360512, 4153344), m.dev[1].F32(2455040, 331776), m.dev[1].F32(3782144, 192), m.dev[1].F32(341209344, 4153344), m.dev[1].F32(492622080, 1243275))
 
 	// conv5 on GPU 0: conv 3×3/1 + relu, 192×13×13 → 128×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(467956352, 4153344), m.dev[0].F32(80853760, 221184), m.dev[0].F32(81738496, 128), m.dev[0].F32(484569728, 2768896), m.dev[0].F32(690983552, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(467956352, 4153344), m.dev[0].F32(80853760, 221184), m.dev[0].F32(81738496, 128), m.dev[0].F32(484569728, 2768896), m.dev[0].F32(616641152, 1243275))
 	// conv5 on GPU 1: conv 3×3/1 + relu, 192×13×13 → 128×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 4153344), m.dev[1].F32(3782912, 221184), m.dev[1].F32(4667648, 128), m.dev[1].F32(357822720, 2768896), m.dev[1].F32(566964480, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 4153344), m.dev[1].F32(3782912, 221184), m.dev[1].F32(4667648, 128), m.dev[1].F32(357822720, 2768896), m.dev[1].F32(492622080, 1243275))
 
 	// pool5 on GPU 0: max pool 3/2, 128×13×13 → 128×6×6
 	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(484569728, 2768896), m.dev[0].F32(472674944, 589824), m.dev[0].I32(467956352, 589824))
@@ -437,221 +437,221 @@ func (m *Model) train(lr float32) (loss float64) {
 	cpu.ChannelCopy{N: 128, HW: 50176, SrcC: 3, C0: 0, C1: 3, DstC: 3, D: 0}.Copy(m.dev[0].F32(0, 19267584), m.dev[1].F32(341209344, 19267584))
 
 	// conv1 on GPU 0: conv 11×11/4 + relu, 3×224×224 → 48×55×55
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(467956352, 18585600), m.dev[0].F32(987845248, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(467956352, 18585600), m.dev[0].F32(743608960, 1243275))
 	// conv1 on GPU 1: conv 11×11/4 + relu, 3×224×224 → 48×55×55
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 19267584), m.dev[1].F32(0, 17424), m.dev[1].F32(69696, 48), m.dev[1].F32(418279680, 18585600), m.dev[1].F32(938168576, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 19267584), m.dev[1].F32(0, 17424), m.dev[1].F32(69696, 48), m.dev[1].F32(418279680, 18585600), m.dev[1].F32(693932288, 1243275))
 
 	// norm1 on GPU 0: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(467956352, 18585600), m.dev[0].F32(542298752, 18585600), m.dev[0].F32(616641152, 18585600))
+	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(467956352, 18585600), m.dev[0].F32(542298752, 18585600))
 	// norm1 on GPU 1: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(418279680, 18585600), m.dev[1].F32(492622080, 18585600), m.dev[1].F32(566964480, 18585600))
+	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(418279680, 18585600), m.dev[1].F32(492622080, 18585600))
 
 	// pool1 on GPU 0: max pool 3/2, 48×55×55 → 48×27×27
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(542298752, 18585600), m.dev[0].F32(929862272, 4478976), m.dev[0].I32(947778176, 4478976))
+	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(542298752, 18585600), m.dev[0].F32(685625984, 4478976), m.dev[0].I32(703541888, 4478976))
 	// pool1 on GPU 1: max pool 3/2, 48×55×55 → 48×27×27
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[1].F32(492622080, 18585600), m.dev[1].F32(880185600, 4478976), m.dev[1].I32(898101504, 4478976))
+	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[1].F32(492622080, 18585600), m.dev[1].F32(635949312, 4478976), m.dev[1].I32(653865216, 4478976))
 
 	// conv2 on GPU 0: conv 5×5/1 + relu, 48×27×27 → 128×27×27
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(929862272, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(690983552, 11943936), m.dev[0].F32(987845248, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(685625984, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(542298752, 11943936), m.dev[0].F32(743608960, 1243275))
 	// conv2 on GPU 1: conv 5×5/1 + relu, 48×27×27 → 128×27×27
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[1].F32(880185600, 4478976), m.dev[1].F32(69888, 153600), m.dev[1].F32(684288, 128), m.dev[1].F32(641306880, 11943936), m.dev[1].F32(938168576, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[1].F32(635949312, 4478976), m.dev[1].F32(69888, 153600), m.dev[1].F32(684288, 128), m.dev[1].F32(492622080, 11943936), m.dev[1].F32(693932288, 1243275))
 
 	// norm2 on GPU 0: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(690983552, 11943936), m.dev[0].F32(738759296, 11943936), m.dev[0].F32(786535040, 11943936))
+	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(542298752, 11943936), m.dev[0].F32(590074496, 11943936))
 	// norm2 on GPU 1: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(641306880, 11943936), m.dev[1].F32(689082624, 11943936), m.dev[1].F32(736858368, 11943936))
+	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(492622080, 11943936), m.dev[1].F32(540397824, 11943936))
 
 	// pool2 on GPU 0: max pool 3/2, 128×27×27 → 128×13×13
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(738759296, 11943936), m.dev[0].F32(856461952, 2768896), m.dev[0].I32(965694080, 2768896))
+	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(590074496, 11943936), m.dev[0].F32(650990208, 2768896), m.dev[0].I32(721457792, 2768896))
 	// pool2 on GPU 1: max pool 3/2, 128×27×27 → 128×13×13
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[1].F32(689082624, 11943936), m.dev[1].F32(806785280, 2768896), m.dev[1].I32(916017408, 2768896))
+	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[1].F32(540397824, 11943936), m.dev[1].F32(588173568, 2768896), m.dev[1].I32(671781120, 2768896))
 
 	// conv3 on GPU 0 reads channels 0-128 of pool2
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(856461952, 2768896), m.dev[0].F32(834310784, 5537792))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(650990208, 2768896), m.dev[0].F32(590074496, 5537792))
 	// transfer: pool2 (GPU 1) → conv3 on GPU 0, channels 128-256, 11075584 bytes
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(806785280, 2768896), m.dev[0].F32(834310784, 5537792))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(588173568, 2768896), m.dev[0].F32(590074496, 5537792))
 	// conv3 on GPU 0: conv 3×3/1 + relu, 256×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(834310784, 5537792), m.dev[0].F32(77755648, 442368), m.dev[0].F32(79525120, 192), m.dev[0].F32(878613120, 4153344), m.dev[0].F32(987845248, 1243275))
+	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(590074496, 5537792), m.dev[0].F32(77755648, 442368), m.dev[0].F32(79525120, 192), m.dev[0].F32(634376832, 4153344), m.dev[0].F32(743608960, 1243275))
 	// transfer: pool2 (GPU 0) → conv3 on GPU 1, channels 0-128, 11075584 bytes
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(856461952, 2768896), m.dev[1].F32(784634112, 5537792))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(650990208, 2768896), m.dev[1].F32(540397824, 5537792))
 	// conv3 on GPU 1 reads channels 128-256 of pool2
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(806785280, 2768896), m.dev[1].F32(784634112, 5537792))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(588173568, 2768896), m.dev[1].F32(540397824, 5537792))
 	// conv3 on GPU 1: conv 3×3/1 + relu, 256×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(784634112, 5537792), m.dev[1].F32(684800, 442368), m.dev[1].F32(2454272, 192), m.dev[1].F32(828936448, 4153344), m.dev[1].F32(938168576, 1243275))
+	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(540397824, 5537792), m.dev[1].F32(684800, 442368), m.dev[1].F32(2454272, 192), m.dev[1].F32(584700160, 4153344), m.dev[1].F32(693932288, 1243275))
 
 	// conv4 on GPU 0: conv 3×3/1 + relu, 192×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(878613120, 4153344), m.dev[0].F32(79525888, 331776), m.dev[0].F32(80852992, 192), m.dev[0].F32(856461952, 4153344), m.dev[0].F32(987845248, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(634376832, 4153344), m.dev[0].F32(79525888, 331776), m.dev[0].F32(80852992, 192), m.dev[0].F32(612225664, 4153344), m.dev[0].F32(743608960, 1243275))
 	// conv4 on GPU 1: conv 3×3/1 + relu, 192×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(828936448, 4153344), m.dev[1].F32(2455040, 331776), m.dev[1].F32(3782144, 192), m.dev[1].F32(806785280, 4153344), m.dev[1].F32(938168576, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(584700160, 4153344), m.dev[1].F32(2455040, 331776), m.dev[1].F32(3782144, 192), m.dev[1].F32(562548992, 4153344), m.dev[1].F32(693932288, 1243275))
 
 	// conv5 on GPU 0: conv 3×3/1 + relu, 192×13×13 → 128×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(856461952, 4153344), m.dev[0].F32(80853760, 221184), m.dev[0].F32(81738496, 128), m.dev[0].F32(911839872, 2768896), m.dev[0].F32(987845248, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(612225664, 4153344), m.dev[0].F32(80853760, 221184), m.dev[0].F32(81738496, 128), m.dev[0].F32(667603584, 2768896), m.dev[0].F32(743608960, 1243275))
 	// conv5 on GPU 1: conv 3×3/1 + relu, 192×13×13 → 128×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(806785280, 4153344), m.dev[1].F32(3782912, 221184), m.dev[1].F32(4667648, 128), m.dev[1].F32(862163200, 2768896), m.dev[1].F32(938168576, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(562548992, 4153344), m.dev[1].F32(3782912, 221184), m.dev[1].F32(4667648, 128), m.dev[1].F32(617926912, 2768896), m.dev[1].F32(693932288, 1243275))
 
 	// pool5 on GPU 0: max pool 3/2, 128×13×13 → 128×6×6
-	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(911839872, 2768896), m.dev[0].F32(895226496, 589824), m.dev[0].I32(899945088, 589824))
+	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(667603584, 2768896), m.dev[0].F32(650990208, 589824), m.dev[0].I32(655708800, 589824))
 	// pool5 on GPU 1: max pool 3/2, 128×13×13 → 128×6×6
-	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[1].F32(862163200, 2768896), m.dev[1].F32(845549824, 589824), m.dev[1].I32(850268416, 589824))
+	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[1].F32(617926912, 2768896), m.dev[1].F32(601313536, 589824), m.dev[1].I32(606032128, 589824))
 
 	// fc6 on GPU 0 reads channels 0-128 of pool5
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(895226496, 589824), m.dev[0].F32(873075328, 1179648))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(650990208, 589824), m.dev[0].F32(628839040, 1179648))
 	// transfer: pool5 (GPU 1) → fc6 on GPU 0, channels 128-256, 2359296 bytes
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(845549824, 589824), m.dev[0].F32(873075328, 1179648))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(601313536, 589824), m.dev[0].F32(628839040, 1179648))
 	// fc6 on GPU 0: fc + relu, 9216 → 2048
-	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[0].F32(873075328, 1179648), m.dev[0].F32(81739008, 18874368), m.dev[0].F32(157236480, 2048), m.dev[0].F32(904401536, 262144))
+	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[0].F32(628839040, 1179648), m.dev[0].F32(81739008, 18874368), m.dev[0].F32(157236480, 2048), m.dev[0].F32(660165248, 262144))
 	// transfer: pool5 (GPU 0) → fc6 on GPU 1, channels 0-128, 2359296 bytes
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(895226496, 589824), m.dev[1].F32(823398656, 1179648))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(650990208, 589824), m.dev[1].F32(579162368, 1179648))
 	// fc6 on GPU 1 reads channels 128-256 of pool5
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(845549824, 589824), m.dev[1].F32(823398656, 1179648))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(601313536, 589824), m.dev[1].F32(579162368, 1179648))
 	// fc6 on GPU 1: fc + relu, 9216 → 2048
-	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[1].F32(823398656, 1179648), m.dev[1].F32(4668160, 18874368), m.dev[1].F32(80165632, 2048), m.dev[1].F32(852627712, 262144))
+	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[1].F32(579162368, 1179648), m.dev[1].F32(4668160, 18874368), m.dev[1].F32(80165632, 2048), m.dev[1].F32(608391424, 262144))
 
 	// drop6 on GPU 0: dropout, each unit zeroed with probability 0.5
-	cpu.Dropout{Len: 262144, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(904401536, 262144), m.dev[0].F32(897323648, 262144), m.dev[0].U8(878305920, 262144))
+	cpu.Dropout{Len: 262144, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(660165248, 262144), m.dev[0].F32(653087360, 262144), m.dev[0].U8(634069632, 262144))
 	// drop6 on GPU 1: dropout, each unit zeroed with probability 0.5
-	cpu.Dropout{Len: 262144, Rate: 0.5}.Train(m.rng[1], m.dev[1].F32(852627712, 262144), m.dev[1].F32(847646976, 262144), m.dev[1].U8(828117248, 262144))
+	cpu.Dropout{Len: 262144, Rate: 0.5}.Train(m.rng[1], m.dev[1].F32(608391424, 262144), m.dev[1].F32(603410688, 262144), m.dev[1].U8(583880960, 262144))
 
 	// fc7 on GPU 0 reads channels 0-2048 of drop6
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(897323648, 262144), m.dev[0].F32(895226496, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(653087360, 262144), m.dev[0].F32(650990208, 524288))
 	// transfer: drop6 (GPU 1) → fc7 on GPU 0, channels 2048-4096, 1048576 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(847646976, 262144), m.dev[0].F32(895226496, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(603410688, 262144), m.dev[0].F32(650990208, 524288))
 	// fc7 on GPU 0: fc + relu, 4096 → 2048
-	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[0].F32(895226496, 524288), m.dev[0].F32(157244672, 8388608), m.dev[0].F32(190799104, 2048), m.dev[0].F32(905450112, 262144))
+	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[0].F32(650990208, 524288), m.dev[0].F32(157244672, 8388608), m.dev[0].F32(190799104, 2048), m.dev[0].F32(661213824, 262144))
 	// transfer: drop6 (GPU 0) → fc7 on GPU 1, channels 0-2048, 1048576 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(897323648, 262144), m.dev[1].F32(845549824, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(653087360, 262144), m.dev[1].F32(601313536, 524288))
 	// fc7 on GPU 1 reads channels 2048-4096 of drop6
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(847646976, 262144), m.dev[1].F32(845549824, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(603410688, 262144), m.dev[1].F32(601313536, 524288))
 	// fc7 on GPU 1: fc + relu, 4096 → 2048
-	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[1].F32(845549824, 524288), m.dev[1].F32(80173824, 8388608), m.dev[1].F32(113728256, 2048), m.dev[1].F32(853676288, 262144))
+	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Forward(m.dev[1].F32(601313536, 524288), m.dev[1].F32(80173824, 8388608), m.dev[1].F32(113728256, 2048), m.dev[1].F32(609440000, 262144))
 
 	// drop7 on GPU 0: dropout, each unit zeroed with probability 0.5
-	cpu.Dropout{Len: 262144, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(905450112, 262144), m.dev[0].F32(902304384, 262144), m.dev[0].U8(906498688, 262144))
+	cpu.Dropout{Len: 262144, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(661213824, 262144), m.dev[0].F32(658068096, 262144), m.dev[0].U8(662262400, 262144))
 	// drop7 on GPU 1: dropout, each unit zeroed with probability 0.5
-	cpu.Dropout{Len: 262144, Rate: 0.5}.Train(m.rng[1], m.dev[1].F32(853676288, 262144), m.dev[1].F32(847646976, 262144), m.dev[1].U8(828379392, 262144))
+	cpu.Dropout{Len: 262144, Rate: 0.5}.Train(m.rng[1], m.dev[1].F32(609440000, 262144), m.dev[1].F32(603410688, 262144), m.dev[1].U8(584143104, 262144))
 
 	// fc8 reads channels 0-2048 of drop7
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(902304384, 262144), m.dev[0].F32(897323648, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 0}.Copy(m.dev[0].F32(658068096, 262144), m.dev[0].F32(653087360, 524288))
 	// transfer: drop7 (GPU 1) → fc8, channels 2048-4096, 1048576 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(847646976, 262144), m.dev[0].F32(897323648, 524288))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 4096, D: 2048}.Copy(m.dev[1].F32(603410688, 262144), m.dev[0].F32(653087360, 524288))
 	// fc8: fc, 4096 → 1000
-	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Forward(m.dev[0].F32(897323648, 524288), m.dev[0].F32(190807296, 4096000), m.dev[0].F32(207191296, 1000), m.dev[0].F32(877793920, 128000))
+	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Forward(m.dev[0].F32(653087360, 524288), m.dev[0].F32(190807296, 4096000), m.dev[0].F32(207191296, 1000), m.dev[0].F32(633557632, 128000))
 
 	// loss: softmax over 1000 classes and the mean negative log-probability of the labels
-	loss = cpu.SoftmaxLoss{N: 128, Classes: 1000}.Loss(m.dev[0].F32(877793920, 128000), m.dev[0].I32(77070336, 128), m.dev[0].F32(207195328, 128000))
+	loss = cpu.SoftmaxLoss{N: 128, Classes: 1000}.Loss(m.dev[0].F32(633557632, 128000), m.dev[0].I32(77070336, 128), m.dev[0].F32(207195328, 128000))
 	m.dev[0].F32(207707328, 1)[0] = float32(loss)
 
 	// Backward pass, from the loss to the first layer.
 
 	// loss: backward of softmax
-	cpu.SoftmaxLoss{N: 128, Classes: 1000}.Backward(m.dev[0].F32(207195328, 128000), m.dev[0].I32(77070336, 128), m.dev[0].F32(899420800, 128000))
+	cpu.SoftmaxLoss{N: 128, Classes: 1000}.Backward(m.dev[0].F32(207195328, 128000), m.dev[0].I32(77070336, 128), m.dev[0].F32(655184512, 128000))
 
 	// fc8: backward of fc
-	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Backward(m.dev[0].F32(897323648, 524288), m.dev[0].F32(190807296, 4096000), m.dev[0].F32(877793920, 128000), m.dev[0].F32(899420800, 128000), m.dev[0].F32(902304384, 524288), m.dev[0].F32(207707392, 4096000), m.dev[0].F32(224091392, 1000), m.dev[0].F32(987845248, 1243275))
+	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Backward(m.dev[0].F32(653087360, 524288), m.dev[0].F32(190807296, 4096000), m.dev[0].F32(633557632, 128000), m.dev[0].F32(655184512, 128000), m.dev[0].F32(658068096, 524288), m.dev[0].F32(207707392, 4096000), m.dev[0].F32(224091392, 1000), m.dev[0].F32(743608960, 1243275))
 	// gradient of drop7 channels 0-2048 from fc8
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 0, C1: 2048, DstC: 2048, D: 0}.Copy(m.dev[0].F32(902304384, 524288), m.dev[0].F32(897323648, 262144))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 0, C1: 2048, DstC: 2048, D: 0}.Copy(m.dev[0].F32(658068096, 524288), m.dev[0].F32(653087360, 262144))
 	// transfer: gradient of drop7 channels 2048-4096 from fc8 (GPU 0 → GPU 1), 1048576 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 2048, C1: 4096, DstC: 2048, D: 0}.Copy(m.dev[0].F32(902304384, 524288), m.dev[1].F32(847646976, 262144))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 2048, C1: 4096, DstC: 2048, D: 0}.Copy(m.dev[0].F32(658068096, 524288), m.dev[1].F32(603410688, 262144))
 
 	// drop7 on GPU 0: backward of dropout
-	cpu.Dropout{Len: 262144, Rate: 0.5}.Backward(m.dev[0].U8(906498688, 262144), m.dev[0].F32(897323648, 262144), m.dev[0].F32(902304384, 262144))
+	cpu.Dropout{Len: 262144, Rate: 0.5}.Backward(m.dev[0].U8(662262400, 262144), m.dev[0].F32(653087360, 262144), m.dev[0].F32(658068096, 262144))
 	// drop7 on GPU 1: backward of dropout
-	cpu.Dropout{Len: 262144, Rate: 0.5}.Backward(m.dev[1].U8(828379392, 262144), m.dev[1].F32(847646976, 262144), m.dev[1].F32(854724864, 262144))
+	cpu.Dropout{Len: 262144, Rate: 0.5}.Backward(m.dev[1].U8(584143104, 262144), m.dev[1].F32(603410688, 262144), m.dev[1].F32(610488576, 262144))
 
 	// fc7 on GPU 0: backward of fc
-	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Backward(m.dev[0].F32(895226496, 524288), m.dev[0].F32(157244672, 8388608), m.dev[0].F32(905450112, 262144), m.dev[0].F32(902304384, 262144), m.dev[0].F32(897323648, 524288), m.dev[0].F32(224095424, 8388608), m.dev[0].F32(257649856, 2048), m.dev[0].F32(987845248, 1243275))
+	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Backward(m.dev[0].F32(650990208, 524288), m.dev[0].F32(157244672, 8388608), m.dev[0].F32(661213824, 262144), m.dev[0].F32(658068096, 262144), m.dev[0].F32(653087360, 524288), m.dev[0].F32(224095424, 8388608), m.dev[0].F32(257649856, 2048), m.dev[0].F32(743608960, 1243275))
 	// fc7 on GPU 1: backward of fc
-	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Backward(m.dev[1].F32(845549824, 524288), m.dev[1].F32(80173824, 8388608), m.dev[1].F32(853676288, 262144), m.dev[1].F32(854724864, 262144), m.dev[1].F32(847646976, 524288), m.dev[1].F32(113736448, 8388608), m.dev[1].F32(147290880, 2048), m.dev[1].F32(938168576, 1243275))
+	cpu.FC{N: 128, In: 4096, Out: 2048, Act: cpu.ReLU}.Backward(m.dev[1].F32(601313536, 524288), m.dev[1].F32(80173824, 8388608), m.dev[1].F32(609440000, 262144), m.dev[1].F32(610488576, 262144), m.dev[1].F32(603410688, 524288), m.dev[1].F32(113736448, 8388608), m.dev[1].F32(147290880, 2048), m.dev[1].F32(693932288, 1243275))
 	// gradient of drop6 channels 0-2048 from fc7 on GPU 0
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 0, C1: 2048, DstC: 2048, D: 0}.Copy(m.dev[0].F32(897323648, 524288), m.dev[0].F32(895226496, 262144))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 0, C1: 2048, DstC: 2048, D: 0}.Copy(m.dev[0].F32(653087360, 524288), m.dev[0].F32(650990208, 262144))
 	// transfer: gradient of drop6 channels 2048-4096 from fc7 on GPU 0 (GPU 0 → GPU 1), 1048576 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 2048, C1: 4096, DstC: 2048, D: 0}.Copy(m.dev[0].F32(897323648, 524288), m.dev[1].F32(845549824, 262144))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 2048, C1: 4096, DstC: 2048, D: 0}.Copy(m.dev[0].F32(653087360, 524288), m.dev[1].F32(601313536, 262144))
 	// transfer: gradient of drop6 channels 0-2048 from fc7 on GPU 1 (GPU 1 → GPU 0), 1048576 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 0, C1: 2048, DstC: 2048, D: 0}.Copy(m.dev[1].F32(847646976, 524288), m.dev[0].F32(896275072, 262144))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 0, C1: 2048, DstC: 2048, D: 0}.Copy(m.dev[1].F32(603410688, 524288), m.dev[0].F32(652038784, 262144))
 	// sum the gradient of drop6 channels 0-2048 from fc7 on GPU 1
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 2048, D: 0}.Add(m.dev[0].F32(896275072, 262144), m.dev[0].F32(895226496, 262144))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 2048, C0: 0, C1: 2048, DstC: 2048, D: 0}.Add(m.dev[0].F32(652038784, 262144), m.dev[0].F32(650990208, 262144))
 	// sum the gradient of drop6 channels 2048-4096 from fc7 on GPU 1
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 2048, C1: 4096, DstC: 2048, D: 0}.Add(m.dev[1].F32(847646976, 524288), m.dev[1].F32(845549824, 262144))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 4096, C0: 2048, C1: 4096, DstC: 2048, D: 0}.Add(m.dev[1].F32(603410688, 524288), m.dev[1].F32(601313536, 262144))
 
 	// drop6 on GPU 0: backward of dropout
-	cpu.Dropout{Len: 262144, Rate: 0.5}.Backward(m.dev[0].U8(878305920, 262144), m.dev[0].F32(895226496, 262144), m.dev[0].F32(902304384, 262144))
+	cpu.Dropout{Len: 262144, Rate: 0.5}.Backward(m.dev[0].U8(634069632, 262144), m.dev[0].F32(650990208, 262144), m.dev[0].F32(658068096, 262144))
 	// drop6 on GPU 1: backward of dropout
-	cpu.Dropout{Len: 262144, Rate: 0.5}.Backward(m.dev[1].U8(828117248, 262144), m.dev[1].F32(845549824, 262144), m.dev[1].F32(853676288, 262144))
+	cpu.Dropout{Len: 262144, Rate: 0.5}.Backward(m.dev[1].U8(583880960, 262144), m.dev[1].F32(601313536, 262144), m.dev[1].F32(609440000, 262144))
 
 	// fc6 on GPU 0: backward of fc
-	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Backward(m.dev[0].F32(873075328, 1179648), m.dev[0].F32(81739008, 18874368), m.dev[0].F32(904401536, 262144), m.dev[0].F32(902304384, 262144), m.dev[0].F32(895226496, 1179648), m.dev[0].F32(257658048, 18874368), m.dev[0].F32(333155520, 2048), m.dev[0].F32(987845248, 1243275))
+	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Backward(m.dev[0].F32(628839040, 1179648), m.dev[0].F32(81739008, 18874368), m.dev[0].F32(660165248, 262144), m.dev[0].F32(658068096, 262144), m.dev[0].F32(650990208, 1179648), m.dev[0].F32(257658048, 18874368), m.dev[0].F32(333155520, 2048), m.dev[0].F32(743608960, 1243275))
 	// fc6 on GPU 1: backward of fc
-	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Backward(m.dev[1].F32(823398656, 1179648), m.dev[1].F32(4668160, 18874368), m.dev[1].F32(852627712, 262144), m.dev[1].F32(853676288, 262144), m.dev[1].F32(845549824, 1179648), m.dev[1].F32(147299072, 18874368), m.dev[1].F32(222796544, 2048), m.dev[1].F32(938168576, 1243275))
+	cpu.FC{N: 128, In: 9216, Out: 2048, Act: cpu.ReLU}.Backward(m.dev[1].F32(579162368, 1179648), m.dev[1].F32(4668160, 18874368), m.dev[1].F32(608391424, 262144), m.dev[1].F32(609440000, 262144), m.dev[1].F32(601313536, 1179648), m.dev[1].F32(147299072, 18874368), m.dev[1].F32(222796544, 2048), m.dev[1].F32(693932288, 1243275))
 	// gradient of pool5 channels 0-128 from fc6 on GPU 0
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[0].F32(895226496, 1179648), m.dev[0].F32(873075328, 589824))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[0].F32(650990208, 1179648), m.dev[0].F32(628839040, 589824))
 	// transfer: gradient of pool5 channels 128-256 from fc6 on GPU 0 (GPU 0 → GPU 1), 2359296 bytes
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Copy(m.dev[0].F32(895226496, 1179648), m.dev[1].F32(823398656, 589824))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Copy(m.dev[0].F32(650990208, 1179648), m.dev[1].F32(579162368, 589824))
 	// transfer: gradient of pool5 channels 0-128 from fc6 on GPU 1 (GPU 1 → GPU 0), 2359296 bytes
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[1].F32(845549824, 1179648), m.dev[0].F32(875434624, 589824))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[1].F32(601313536, 1179648), m.dev[0].F32(631198336, 589824))
 	// sum the gradient of pool5 channels 0-128 from fc6 on GPU 1
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 128, D: 0}.Add(m.dev[0].F32(875434624, 589824), m.dev[0].F32(873075328, 589824))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 128, C0: 0, C1: 128, DstC: 128, D: 0}.Add(m.dev[0].F32(631198336, 589824), m.dev[0].F32(628839040, 589824))
 	// sum the gradient of pool5 channels 128-256 from fc6 on GPU 1
-	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Add(m.dev[1].F32(845549824, 1179648), m.dev[1].F32(823398656, 589824))
+	cpu.ChannelCopy{N: 128, HW: 36, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Add(m.dev[1].F32(601313536, 1179648), m.dev[1].F32(579162368, 589824))
 
 	// pool5 on GPU 0: backward of maxpool
-	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Backward(m.dev[0].I32(899945088, 589824), m.dev[0].F32(873075328, 589824), m.dev[0].F32(976769664, 2768896))
+	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Backward(m.dev[0].I32(655708800, 589824), m.dev[0].F32(628839040, 589824), m.dev[0].F32(732533376, 2768896))
 	// pool5 on GPU 1: backward of maxpool
-	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Backward(m.dev[1].I32(850268416, 589824), m.dev[1].F32(823398656, 589824), m.dev[1].F32(927092992, 2768896))
+	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Backward(m.dev[1].I32(606032128, 589824), m.dev[1].F32(579162368, 589824), m.dev[1].F32(682856704, 2768896))
 
 	// conv5 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(856461952, 4153344), m.dev[0].F32(80853760, 221184), m.dev[0].F32(911839872, 2768896), m.dev[0].F32(976769664, 2768896), m.dev[0].F32(895226496, 4153344), m.dev[0].F32(333163712, 221184), m.dev[0].F32(334048448, 128), m.dev[0].F32(987845248, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(612225664, 4153344), m.dev[0].F32(80853760, 221184), m.dev[0].F32(667603584, 2768896), m.dev[0].F32(732533376, 2768896), m.dev[0].F32(650990208, 4153344), m.dev[0].F32(333163712, 221184), m.dev[0].F32(334048448, 128), m.dev[0].F32(743608960, 1243275))
 	// conv5 on GPU 1: backward of conv
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[1].F32(806785280, 4153344), m.dev[1].F32(3782912, 221184), m.dev[1].F32(862163200, 2768896), m.dev[1].F32(927092992, 2768896), m.dev[1].F32(845549824, 4153344), m.dev[1].F32(222804736, 221184), m.dev[1].F32(223689472, 128), m.dev[1].F32(938168576, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[1].F32(562548992, 4153344), m.dev[1].F32(3782912, 221184), m.dev[1].F32(617926912, 2768896), m.dev[1].F32(682856704, 2768896), m.dev[1].F32(601313536, 4153344), m.dev[1].F32(222804736, 221184), m.dev[1].F32(223689472, 128), m.dev[1].F32(693932288, 1243275))
 
 	// conv4 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(878613120, 4153344), m.dev[0].F32(79525888, 331776), m.dev[0].F32(856461952, 4153344), m.dev[0].F32(895226496, 4153344), m.dev[0].F32(911839872, 4153344), m.dev[0].F32(334048960, 331776), m.dev[0].F32(335376064, 192), m.dev[0].F32(987845248, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(634376832, 4153344), m.dev[0].F32(79525888, 331776), m.dev[0].F32(612225664, 4153344), m.dev[0].F32(650990208, 4153344), m.dev[0].F32(667603584, 4153344), m.dev[0].F32(334048960, 331776), m.dev[0].F32(335376064, 192), m.dev[0].F32(743608960, 1243275))
 	// conv4 on GPU 1: backward of conv
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[1].F32(828936448, 4153344), m.dev[1].F32(2455040, 331776), m.dev[1].F32(806785280, 4153344), m.dev[1].F32(845549824, 4153344), m.dev[1].F32(862163200, 4153344), m.dev[1].F32(223689984, 331776), m.dev[1].F32(225017088, 192), m.dev[1].F32(938168576, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[1].F32(584700160, 4153344), m.dev[1].F32(2455040, 331776), m.dev[1].F32(562548992, 4153344), m.dev[1].F32(601313536, 4153344), m.dev[1].F32(617926912, 4153344), m.dev[1].F32(223689984, 331776), m.dev[1].F32(225017088, 192), m.dev[1].F32(693932288, 1243275))
 
 	// conv3 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(834310784, 5537792), m.dev[0].F32(77755648, 442368), m.dev[0].F32(878613120, 4153344), m.dev[0].F32(911839872, 4153344), m.dev[0].F32(856461952, 5537792), m.dev[0].F32(335376832, 442368), m.dev[0].F32(337146304, 192), m.dev[0].F32(987845248, 1243275))
+	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(590074496, 5537792), m.dev[0].F32(77755648, 442368), m.dev[0].F32(634376832, 4153344), m.dev[0].F32(667603584, 4153344), m.dev[0].F32(612225664, 5537792), m.dev[0].F32(335376832, 442368), m.dev[0].F32(337146304, 192), m.dev[0].F32(743608960, 1243275))
 	// conv3 on GPU 1: backward of conv
-	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[1].F32(784634112, 5537792), m.dev[1].F32(684800, 442368), m.dev[1].F32(828936448, 4153344), m.dev[1].F32(862163200, 4153344), m.dev[1].F32(806785280, 5537792), m.dev[1].F32(225017856, 442368), m.dev[1].F32(226787328, 192), m.dev[1].F32(938168576, 1243275))
+	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[1].F32(540397824, 5537792), m.dev[1].F32(684800, 442368), m.dev[1].F32(584700160, 4153344), m.dev[1].F32(617926912, 4153344), m.dev[1].F32(562548992, 5537792), m.dev[1].F32(225017856, 442368), m.dev[1].F32(226787328, 192), m.dev[1].F32(693932288, 1243275))
 	// gradient of pool2 channels 0-128 from conv3 on GPU 0
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[0].F32(856461952, 5537792), m.dev[0].F32(882086528, 2768896))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[0].F32(612225664, 5537792), m.dev[0].F32(637850240, 2768896))
 	// transfer: gradient of pool2 channels 128-256 from conv3 on GPU 0 (GPU 0 → GPU 1), 11075584 bytes
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Copy(m.dev[0].F32(856461952, 5537792), m.dev[1].F32(832409856, 2768896))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Copy(m.dev[0].F32(612225664, 5537792), m.dev[1].F32(588173568, 2768896))
 	// transfer: gradient of pool2 channels 0-128 from conv3 on GPU 1 (GPU 1 → GPU 0), 11075584 bytes
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[1].F32(806785280, 5537792), m.dev[0].F32(834310784, 2768896))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 256, C0: 0, C1: 128, DstC: 128, D: 0}.Copy(m.dev[1].F32(562548992, 5537792), m.dev[0].F32(590074496, 2768896))
 	// sum the gradient of pool2 channels 0-128 from conv3 on GPU 1
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 128, D: 0}.Add(m.dev[0].F32(834310784, 2768896), m.dev[0].F32(882086528, 2768896))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 128, D: 0}.Add(m.dev[0].F32(590074496, 2768896), m.dev[0].F32(637850240, 2768896))
 	// sum the gradient of pool2 channels 128-256 from conv3 on GPU 1
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Add(m.dev[1].F32(806785280, 5537792), m.dev[1].F32(832409856, 2768896))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 256, C0: 128, C1: 256, DstC: 128, D: 0}.Add(m.dev[1].F32(562548992, 5537792), m.dev[1].F32(588173568, 2768896))
 
 	// pool2 on GPU 0: backward of maxpool
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Backward(m.dev[0].I32(965694080, 2768896), m.dev[0].F32(882086528, 2768896), m.dev[0].F32(834310784, 11943936))
+	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Backward(m.dev[0].I32(721457792, 2768896), m.dev[0].F32(637850240, 2768896), m.dev[0].F32(590074496, 11943936))
 	// pool2 on GPU 1: backward of maxpool
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Backward(m.dev[1].I32(916017408, 2768896), m.dev[1].F32(832409856, 2768896), m.dev[1].F32(784634112, 11943936))
+	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Backward(m.dev[1].I32(671781120, 2768896), m.dev[1].F32(588173568, 2768896), m.dev[1].F32(540397824, 11943936))
 
 	// norm2 on GPU 0: backward of lrn
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(690983552, 11943936), m.dev[0].F32(738759296, 11943936), m.dev[0].F32(786535040, 11943936), m.dev[0].F32(834310784, 11943936), m.dev[0].F32(882086528, 11943936), m.dev[0].F32(987845248, 1243275))
+	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(542298752, 11943936), m.dev[0].F32(590074496, 11943936), m.dev[0].F32(637850240, 11943936), m.dev[0].F32(743608960, 1243275))
 	// norm2 on GPU 1: backward of lrn
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[1].F32(641306880, 11943936), m.dev[1].F32(689082624, 11943936), m.dev[1].F32(736858368, 11943936), m.dev[1].F32(784634112, 11943936), m.dev[1].F32(832409856, 11943936), m.dev[1].F32(938168576, 1243275))
+	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[1].F32(492622080, 11943936), m.dev[1].F32(540397824, 11943936), m.dev[1].F32(588173568, 11943936), m.dev[1].F32(693932288, 1243275))
 
 	// conv2 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Backward(m.dev[0].F32(929862272, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(690983552, 11943936), m.dev[0].F32(882086528, 11943936), m.dev[0].F32(765325952, 4478976), m.dev[0].F32(337147072, 153600), m.dev[0].F32(337761472, 128), m.dev[0].F32(987845248, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Backward(m.dev[0].F32(685625984, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(542298752, 11943936), m.dev[0].F32(637850240, 11943936), m.dev[0].F32(616641152, 4478976), m.dev[0].F32(337147072, 153600), m.dev[0].F32(337761472, 128), m.dev[0].F32(743608960, 1243275))
 	// conv2 on GPU 1: backward of conv
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Backward(m.dev[1].F32(880185600, 4478976), m.dev[1].F32(69888, 153600), m.dev[1].F32(641306880, 11943936), m.dev[1].F32(832409856, 11943936), m.dev[1].F32(715649280, 4478976), m.dev[1].F32(226788096, 153600), m.dev[1].F32(227402496, 128), m.dev[1].F32(938168576, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Backward(m.dev[1].F32(635949312, 4478976), m.dev[1].F32(69888, 153600), m.dev[1].F32(492622080, 11943936), m.dev[1].F32(588173568, 11943936), m.dev[1].F32(566964480, 4478976), m.dev[1].F32(226788096, 153600), m.dev[1].F32(227402496, 128), m.dev[1].F32(693932288, 1243275))
 
 	// pool1 on GPU 0: backward of maxpool
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Backward(m.dev[0].I32(947778176, 4478976), m.dev[0].F32(765325952, 4478976), m.dev[0].F32(690983552, 18585600))
+	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Backward(m.dev[0].I32(703541888, 4478976), m.dev[0].F32(616641152, 4478976), m.dev[0].F32(542298752, 18585600))
 	// pool1 on GPU 1: backward of maxpool
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Backward(m.dev[1].I32(898101504, 4478976), m.dev[1].F32(715649280, 4478976), m.dev[1].F32(641306880, 18585600))
+	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Backward(m.dev[1].I32(653865216, 4478976), m.dev[1].F32(566964480, 4478976), m.dev[1].F32(492622080, 18585600))
 
 	// norm1 on GPU 0: backward of lrn
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(467956352, 18585600), m.dev[0].F32(542298752, 18585600), m.dev[0].F32(616641152, 18585600), m.dev[0].F32(690983552, 18585600), m.dev[0].F32(765325952, 18585600), m.dev[0].F32(987845248, 1243275))
+	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(467956352, 18585600), m.dev[0].F32(542298752, 18585600), m.dev[0].F32(616641152, 18585600), m.dev[0].F32(743608960, 1243275))
 	// norm1 on GPU 1: backward of lrn
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[1].F32(418279680, 18585600), m.dev[1].F32(492622080, 18585600), m.dev[1].F32(566964480, 18585600), m.dev[1].F32(641306880, 18585600), m.dev[1].F32(715649280, 18585600), m.dev[1].F32(938168576, 1243275))
+	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[1].F32(418279680, 18585600), m.dev[1].F32(492622080, 18585600), m.dev[1].F32(566964480, 18585600), m.dev[1].F32(693932288, 1243275))
 
 	// conv1 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Backward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(467956352, 18585600), m.dev[0].F32(765325952, 18585600), nil, m.dev[0].F32(337761984, 17424), m.dev[0].F32(337831680, 48), m.dev[0].F32(987845248, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Backward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(467956352, 18585600), m.dev[0].F32(616641152, 18585600), nil, m.dev[0].F32(337761984, 17424), m.dev[0].F32(337831680, 48), m.dev[0].F32(743608960, 1243275))
 	// conv1 on GPU 1: backward of conv
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Backward(m.dev[1].F32(341209344, 19267584), m.dev[1].F32(0, 17424), m.dev[1].F32(418279680, 18585600), m.dev[1].F32(715649280, 18585600), nil, m.dev[1].F32(227403008, 17424), m.dev[1].F32(227472704, 48), m.dev[1].F32(938168576, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Backward(m.dev[1].F32(341209344, 19267584), m.dev[1].F32(0, 17424), m.dev[1].F32(418279680, 18585600), m.dev[1].F32(566964480, 18585600), nil, m.dev[1].F32(227403008, 17424), m.dev[1].F32(227472704, 48), m.dev[1].F32(693932288, 1243275))
 
 	// SGD update of every weight and bias, on the device that holds it.
 
@@ -776,8 +776,8 @@ var params = []tensor{
 
 // buffers are the float32 buffers of the training program, for Buffer.
 var buffers = []tensor{
-	{"scratch.dev0", 0, 987845248, 1243275, []int{1243275}},
-	{"scratch.dev1", 1, 938168576, 1243275, []int{1243275}},
+	{"scratch.dev0", 0, 743608960, 1243275, []int{1243275}},
+	{"scratch.dev1", 1, 693932288, 1243275, []int{1243275}},
 	{"data", 0, 0, 19267584, []int{128, 3, 224, 224}},
 	{"data.dev1", 1, 341209344, 19267584, []int{128, 3, 224, 224}},
 	{"conv1.gpu0.out", 0, 467956352, 18585600, []int{128, 48, 55, 55}},
@@ -787,136 +787,132 @@ var buffers = []tensor{
 	{"conv1.gpu1.weight", 1, 0, 17424, []int{48, 3, 11, 11}},
 	{"conv1.gpu1.bias", 1, 69696, 48, []int{48}},
 	{"norm1.gpu0.out", 0, 542298752, 18585600, []int{128, 48, 55, 55}},
-	{"norm1.gpu0.scale", 0, 616641152, 18585600, []int{128, 48, 55, 55}},
 	{"norm1.gpu1.out", 1, 492622080, 18585600, []int{128, 48, 55, 55}},
-	{"norm1.gpu1.scale", 1, 566964480, 18585600, []int{128, 48, 55, 55}},
-	{"pool1.gpu0.out", 0, 929862272, 4478976, []int{128, 48, 27, 27}},
-	{"pool1.gpu1.out", 1, 880185600, 4478976, []int{128, 48, 27, 27}},
-	{"conv2.gpu0.out", 0, 690983552, 11943936, []int{128, 128, 27, 27}},
+	{"pool1.gpu0.out", 0, 685625984, 4478976, []int{128, 48, 27, 27}},
+	{"pool1.gpu1.out", 1, 635949312, 4478976, []int{128, 48, 27, 27}},
+	{"conv2.gpu0.out", 0, 542298752, 11943936, []int{128, 128, 27, 27}},
 	{"conv2.gpu0.weight", 0, 77140736, 153600, []int{128, 48, 5, 5}},
 	{"conv2.gpu0.bias", 0, 77755136, 128, []int{128}},
-	{"conv2.gpu1.out", 1, 641306880, 11943936, []int{128, 128, 27, 27}},
+	{"conv2.gpu1.out", 1, 492622080, 11943936, []int{128, 128, 27, 27}},
 	{"conv2.gpu1.weight", 1, 69888, 153600, []int{128, 48, 5, 5}},
 	{"conv2.gpu1.bias", 1, 684288, 128, []int{128}},
-	{"norm2.gpu0.out", 0, 738759296, 11943936, []int{128, 128, 27, 27}},
-	{"norm2.gpu0.scale", 0, 786535040, 11943936, []int{128, 128, 27, 27}},
-	{"norm2.gpu1.out", 1, 689082624, 11943936, []int{128, 128, 27, 27}},
-	{"norm2.gpu1.scale", 1, 736858368, 11943936, []int{128, 128, 27, 27}},
-	{"pool2.gpu0.out", 0, 856461952, 2768896, []int{128, 128, 13, 13}},
-	{"pool2.gpu1.out", 1, 806785280, 2768896, []int{128, 128, 13, 13}},
-	{"conv3.gpu0.in", 0, 834310784, 5537792, []int{128, 256, 13, 13}},
-	{"conv3.gpu0.out", 0, 878613120, 4153344, []int{128, 192, 13, 13}},
+	{"norm2.gpu0.out", 0, 590074496, 11943936, []int{128, 128, 27, 27}},
+	{"norm2.gpu1.out", 1, 540397824, 11943936, []int{128, 128, 27, 27}},
+	{"pool2.gpu0.out", 0, 650990208, 2768896, []int{128, 128, 13, 13}},
+	{"pool2.gpu1.out", 1, 588173568, 2768896, []int{128, 128, 13, 13}},
+	{"conv3.gpu0.in", 0, 590074496, 5537792, []int{128, 256, 13, 13}},
+	{"conv3.gpu0.out", 0, 634376832, 4153344, []int{128, 192, 13, 13}},
 	{"conv3.gpu0.weight", 0, 77755648, 442368, []int{192, 256, 3, 3}},
 	{"conv3.gpu0.bias", 0, 79525120, 192, []int{192}},
-	{"conv3.gpu1.in", 1, 784634112, 5537792, []int{128, 256, 13, 13}},
-	{"conv3.gpu1.out", 1, 828936448, 4153344, []int{128, 192, 13, 13}},
+	{"conv3.gpu1.in", 1, 540397824, 5537792, []int{128, 256, 13, 13}},
+	{"conv3.gpu1.out", 1, 584700160, 4153344, []int{128, 192, 13, 13}},
 	{"conv3.gpu1.weight", 1, 684800, 442368, []int{192, 256, 3, 3}},
 	{"conv3.gpu1.bias", 1, 2454272, 192, []int{192}},
-	{"conv4.gpu0.out", 0, 856461952, 4153344, []int{128, 192, 13, 13}},
+	{"conv4.gpu0.out", 0, 612225664, 4153344, []int{128, 192, 13, 13}},
 	{"conv4.gpu0.weight", 0, 79525888, 331776, []int{192, 192, 3, 3}},
 	{"conv4.gpu0.bias", 0, 80852992, 192, []int{192}},
-	{"conv4.gpu1.out", 1, 806785280, 4153344, []int{128, 192, 13, 13}},
+	{"conv4.gpu1.out", 1, 562548992, 4153344, []int{128, 192, 13, 13}},
 	{"conv4.gpu1.weight", 1, 2455040, 331776, []int{192, 192, 3, 3}},
 	{"conv4.gpu1.bias", 1, 3782144, 192, []int{192}},
-	{"conv5.gpu0.out", 0, 911839872, 2768896, []int{128, 128, 13, 13}},
+	{"conv5.gpu0.out", 0, 667603584, 2768896, []int{128, 128, 13, 13}},
 	{"conv5.gpu0.weight", 0, 80853760, 221184, []int{128, 192, 3, 3}},
 	{"conv5.gpu0.bias", 0, 81738496, 128, []int{128}},
-	{"conv5.gpu1.out", 1, 862163200, 2768896, []int{128, 128, 13, 13}},
+	{"conv5.gpu1.out", 1, 617926912, 2768896, []int{128, 128, 13, 13}},
 	{"conv5.gpu1.weight", 1, 3782912, 221184, []int{128, 192, 3, 3}},
 	{"conv5.gpu1.bias", 1, 4667648, 128, []int{128}},
-	{"pool5.gpu0.out", 0, 895226496, 589824, []int{128, 128, 6, 6}},
-	{"pool5.gpu1.out", 1, 845549824, 589824, []int{128, 128, 6, 6}},
-	{"fc6.gpu0.in", 0, 873075328, 1179648, []int{128, 256, 6, 6}},
-	{"fc6.gpu0.out", 0, 904401536, 262144, []int{128, 2048}},
+	{"pool5.gpu0.out", 0, 650990208, 589824, []int{128, 128, 6, 6}},
+	{"pool5.gpu1.out", 1, 601313536, 589824, []int{128, 128, 6, 6}},
+	{"fc6.gpu0.in", 0, 628839040, 1179648, []int{128, 256, 6, 6}},
+	{"fc6.gpu0.out", 0, 660165248, 262144, []int{128, 2048}},
 	{"fc6.gpu0.weight", 0, 81739008, 18874368, []int{2048, 9216}},
 	{"fc6.gpu0.bias", 0, 157236480, 2048, []int{2048}},
-	{"fc6.gpu1.in", 1, 823398656, 1179648, []int{128, 256, 6, 6}},
-	{"fc6.gpu1.out", 1, 852627712, 262144, []int{128, 2048}},
+	{"fc6.gpu1.in", 1, 579162368, 1179648, []int{128, 256, 6, 6}},
+	{"fc6.gpu1.out", 1, 608391424, 262144, []int{128, 2048}},
 	{"fc6.gpu1.weight", 1, 4668160, 18874368, []int{2048, 9216}},
 	{"fc6.gpu1.bias", 1, 80165632, 2048, []int{2048}},
-	{"drop6.gpu0.out", 0, 897323648, 262144, []int{128, 2048}},
-	{"drop6.gpu1.out", 1, 847646976, 262144, []int{128, 2048}},
-	{"fc7.gpu0.in", 0, 895226496, 524288, []int{128, 4096}},
-	{"fc7.gpu0.out", 0, 905450112, 262144, []int{128, 2048}},
+	{"drop6.gpu0.out", 0, 653087360, 262144, []int{128, 2048}},
+	{"drop6.gpu1.out", 1, 603410688, 262144, []int{128, 2048}},
+	{"fc7.gpu0.in", 0, 650990208, 524288, []int{128, 4096}},
+	{"fc7.gpu0.out", 0, 661213824, 262144, []int{128, 2048}},
 	{"fc7.gpu0.weight", 0, 157244672, 8388608, []int{2048, 4096}},
 	{"fc7.gpu0.bias", 0, 190799104, 2048, []int{2048}},
-	{"fc7.gpu1.in", 1, 845549824, 524288, []int{128, 4096}},
-	{"fc7.gpu1.out", 1, 853676288, 262144, []int{128, 2048}},
+	{"fc7.gpu1.in", 1, 601313536, 524288, []int{128, 4096}},
+	{"fc7.gpu1.out", 1, 609440000, 262144, []int{128, 2048}},
 	{"fc7.gpu1.weight", 1, 80173824, 8388608, []int{2048, 4096}},
 	{"fc7.gpu1.bias", 1, 113728256, 2048, []int{2048}},
-	{"drop7.gpu0.out", 0, 902304384, 262144, []int{128, 2048}},
-	{"drop7.gpu1.out", 1, 847646976, 262144, []int{128, 2048}},
-	{"fc8.in", 0, 897323648, 524288, []int{128, 4096}},
-	{"fc8.out", 0, 877793920, 128000, []int{128, 1000}},
+	{"drop7.gpu0.out", 0, 658068096, 262144, []int{128, 2048}},
+	{"drop7.gpu1.out", 1, 603410688, 262144, []int{128, 2048}},
+	{"fc8.in", 0, 653087360, 524288, []int{128, 4096}},
+	{"fc8.out", 0, 633557632, 128000, []int{128, 1000}},
 	{"fc8.weight", 0, 190807296, 4096000, []int{1000, 4096}},
 	{"fc8.bias", 0, 207191296, 1000, []int{1000}},
 	{"loss.out", 0, 207195328, 128000, []int{128, 1000}},
 	{"loss", 0, 207707328, 1, []int{1}},
-	{"fc8.out.grad", 0, 899420800, 128000, []int{128, 1000}},
-	{"fc8.in.grad", 0, 902304384, 524288, []int{128, 4096}},
+	{"fc8.out.grad", 0, 655184512, 128000, []int{128, 1000}},
+	{"fc8.in.grad", 0, 658068096, 524288, []int{128, 4096}},
 	{"fc8.weight.grad", 0, 207707392, 4096000, []int{1000, 4096}},
 	{"fc8.bias.grad", 0, 224091392, 1000, []int{1000}},
-	{"drop7.gpu0.out.grad", 0, 897323648, 262144, []int{128, 2048}},
-	{"drop7.gpu1.out.grad", 1, 847646976, 262144, []int{128, 2048}},
-	{"fc7.gpu0.out.grad", 0, 902304384, 262144, []int{128, 2048}},
-	{"fc7.gpu1.out.grad", 1, 854724864, 262144, []int{128, 2048}},
-	{"fc7.gpu0.in.grad", 0, 897323648, 524288, []int{128, 4096}},
-	{"fc7.gpu1.in.grad", 1, 847646976, 524288, []int{128, 4096}},
+	{"drop7.gpu0.out.grad", 0, 653087360, 262144, []int{128, 2048}},
+	{"drop7.gpu1.out.grad", 1, 603410688, 262144, []int{128, 2048}},
+	{"fc7.gpu0.out.grad", 0, 658068096, 262144, []int{128, 2048}},
+	{"fc7.gpu1.out.grad", 1, 610488576, 262144, []int{128, 2048}},
+	{"fc7.gpu0.in.grad", 0, 653087360, 524288, []int{128, 4096}},
+	{"fc7.gpu1.in.grad", 1, 603410688, 524288, []int{128, 4096}},
 	{"fc7.gpu0.weight.grad", 0, 224095424, 8388608, []int{2048, 4096}},
 	{"fc7.gpu0.bias.grad", 0, 257649856, 2048, []int{2048}},
 	{"fc7.gpu1.weight.grad", 1, 113736448, 8388608, []int{2048, 4096}},
 	{"fc7.gpu1.bias.grad", 1, 147290880, 2048, []int{2048}},
-	{"drop6.gpu0.out.grad", 0, 895226496, 262144, []int{128, 2048}},
-	{"drop6.gpu1.out.grad", 1, 845549824, 262144, []int{128, 2048}},
-	{"fc7.gpu1.in.grad.to0", 0, 896275072, 262144, []int{128, 2048}},
-	{"fc6.gpu0.out.grad", 0, 902304384, 262144, []int{128, 2048}},
-	{"fc6.gpu1.out.grad", 1, 853676288, 262144, []int{128, 2048}},
-	{"fc6.gpu0.in.grad", 0, 895226496, 1179648, []int{128, 256, 6, 6}},
-	{"fc6.gpu1.in.grad", 1, 845549824, 1179648, []int{128, 256, 6, 6}},
+	{"drop6.gpu0.out.grad", 0, 650990208, 262144, []int{128, 2048}},
+	{"drop6.gpu1.out.grad", 1, 601313536, 262144, []int{128, 2048}},
+	{"fc7.gpu1.in.grad.to0", 0, 652038784, 262144, []int{128, 2048}},
+	{"fc6.gpu0.out.grad", 0, 658068096, 262144, []int{128, 2048}},
+	{"fc6.gpu1.out.grad", 1, 609440000, 262144, []int{128, 2048}},
+	{"fc6.gpu0.in.grad", 0, 650990208, 1179648, []int{128, 256, 6, 6}},
+	{"fc6.gpu1.in.grad", 1, 601313536, 1179648, []int{128, 256, 6, 6}},
 	{"fc6.gpu0.weight.grad", 0, 257658048, 18874368, []int{2048, 9216}},
 	{"fc6.gpu0.bias.grad", 0, 333155520, 2048, []int{2048}},
 	{"fc6.gpu1.weight.grad", 1, 147299072, 18874368, []int{2048, 9216}},
 	{"fc6.gpu1.bias.grad", 1, 222796544, 2048, []int{2048}},
-	{"pool5.gpu0.out.grad", 0, 873075328, 589824, []int{128, 128, 6, 6}},
-	{"pool5.gpu1.out.grad", 1, 823398656, 589824, []int{128, 128, 6, 6}},
-	{"fc6.gpu1.in.grad.to0", 0, 875434624, 589824, []int{128, 128, 6, 6}},
-	{"conv5.gpu0.out.grad", 0, 976769664, 2768896, []int{128, 128, 13, 13}},
-	{"conv5.gpu1.out.grad", 1, 927092992, 2768896, []int{128, 128, 13, 13}},
-	{"conv4.gpu0.out.grad", 0, 895226496, 4153344, []int{128, 192, 13, 13}},
-	{"conv4.gpu1.out.grad", 1, 845549824, 4153344, []int{128, 192, 13, 13}},
+	{"pool5.gpu0.out.grad", 0, 628839040, 589824, []int{128, 128, 6, 6}},
+	{"pool5.gpu1.out.grad", 1, 579162368, 589824, []int{128, 128, 6, 6}},
+	{"fc6.gpu1.in.grad.to0", 0, 631198336, 589824, []int{128, 128, 6, 6}},
+	{"conv5.gpu0.out.grad", 0, 732533376, 2768896, []int{128, 128, 13, 13}},
+	{"conv5.gpu1.out.grad", 1, 682856704, 2768896, []int{128, 128, 13, 13}},
+	{"conv4.gpu0.out.grad", 0, 650990208, 4153344, []int{128, 192, 13, 13}},
+	{"conv4.gpu1.out.grad", 1, 601313536, 4153344, []int{128, 192, 13, 13}},
 	{"conv5.gpu0.weight.grad", 0, 333163712, 221184, []int{128, 192, 3, 3}},
 	{"conv5.gpu0.bias.grad", 0, 334048448, 128, []int{128}},
 	{"conv5.gpu1.weight.grad", 1, 222804736, 221184, []int{128, 192, 3, 3}},
 	{"conv5.gpu1.bias.grad", 1, 223689472, 128, []int{128}},
-	{"conv3.gpu0.out.grad", 0, 911839872, 4153344, []int{128, 192, 13, 13}},
-	{"conv3.gpu1.out.grad", 1, 862163200, 4153344, []int{128, 192, 13, 13}},
+	{"conv3.gpu0.out.grad", 0, 667603584, 4153344, []int{128, 192, 13, 13}},
+	{"conv3.gpu1.out.grad", 1, 617926912, 4153344, []int{128, 192, 13, 13}},
 	{"conv4.gpu0.weight.grad", 0, 334048960, 331776, []int{192, 192, 3, 3}},
 	{"conv4.gpu0.bias.grad", 0, 335376064, 192, []int{192}},
 	{"conv4.gpu1.weight.grad", 1, 223689984, 331776, []int{192, 192, 3, 3}},
 	{"conv4.gpu1.bias.grad", 1, 225017088, 192, []int{192}},
-	{"conv3.gpu0.in.grad", 0, 856461952, 5537792, []int{128, 256, 13, 13}},
-	{"conv3.gpu1.in.grad", 1, 806785280, 5537792, []int{128, 256, 13, 13}},
+	{"conv3.gpu0.in.grad", 0, 612225664, 5537792, []int{128, 256, 13, 13}},
+	{"conv3.gpu1.in.grad", 1, 562548992, 5537792, []int{128, 256, 13, 13}},
 	{"conv3.gpu0.weight.grad", 0, 335376832, 442368, []int{192, 256, 3, 3}},
 	{"conv3.gpu0.bias.grad", 0, 337146304, 192, []int{192}},
 	{"conv3.gpu1.weight.grad", 1, 225017856, 442368, []int{192, 256, 3, 3}},
 	{"conv3.gpu1.bias.grad", 1, 226787328, 192, []int{192}},
-	{"pool2.gpu0.out.grad", 0, 882086528, 2768896, []int{128, 128, 13, 13}},
-	{"pool2.gpu1.out.grad", 1, 832409856, 2768896, []int{128, 128, 13, 13}},
-	{"conv3.gpu1.in.grad.to0", 0, 834310784, 2768896, []int{128, 128, 13, 13}},
-	{"norm2.gpu0.out.grad", 0, 834310784, 11943936, []int{128, 128, 27, 27}},
-	{"norm2.gpu1.out.grad", 1, 784634112, 11943936, []int{128, 128, 27, 27}},
-	{"conv2.gpu0.out.grad", 0, 882086528, 11943936, []int{128, 128, 27, 27}},
-	{"conv2.gpu1.out.grad", 1, 832409856, 11943936, []int{128, 128, 27, 27}},
-	{"pool1.gpu0.out.grad", 0, 765325952, 4478976, []int{128, 48, 27, 27}},
-	{"pool1.gpu1.out.grad", 1, 715649280, 4478976, []int{128, 48, 27, 27}},
+	{"pool2.gpu0.out.grad", 0, 637850240, 2768896, []int{128, 128, 13, 13}},
+	{"pool2.gpu1.out.grad", 1, 588173568, 2768896, []int{128, 128, 13, 13}},
+	{"conv3.gpu1.in.grad.to0", 0, 590074496, 2768896, []int{128, 128, 13, 13}},
+	{"norm2.gpu0.out.grad", 0, 590074496, 11943936, []int{128, 128, 27, 27}},
+	{"norm2.gpu1.out.grad", 1, 540397824, 11943936, []int{128, 128, 27, 27}},
+	{"conv2.gpu0.out.grad", 0, 637850240, 11943936, []int{128, 128, 27, 27}},
+	{"conv2.gpu1.out.grad", 1, 588173568, 11943936, []int{128, 128, 27, 27}},
+	{"pool1.gpu0.out.grad", 0, 616641152, 4478976, []int{128, 48, 27, 27}},
+	{"pool1.gpu1.out.grad", 1, 566964480, 4478976, []int{128, 48, 27, 27}},
 	{"conv2.gpu0.weight.grad", 0, 337147072, 153600, []int{128, 48, 5, 5}},
 	{"conv2.gpu0.bias.grad", 0, 337761472, 128, []int{128}},
 	{"conv2.gpu1.weight.grad", 1, 226788096, 153600, []int{128, 48, 5, 5}},
 	{"conv2.gpu1.bias.grad", 1, 227402496, 128, []int{128}},
-	{"norm1.gpu0.out.grad", 0, 690983552, 18585600, []int{128, 48, 55, 55}},
-	{"norm1.gpu1.out.grad", 1, 641306880, 18585600, []int{128, 48, 55, 55}},
-	{"conv1.gpu0.out.grad", 0, 765325952, 18585600, []int{128, 48, 55, 55}},
-	{"conv1.gpu1.out.grad", 1, 715649280, 18585600, []int{128, 48, 55, 55}},
+	{"norm1.gpu0.out.grad", 0, 542298752, 18585600, []int{128, 48, 55, 55}},
+	{"norm1.gpu1.out.grad", 1, 492622080, 18585600, []int{128, 48, 55, 55}},
+	{"conv1.gpu0.out.grad", 0, 616641152, 18585600, []int{128, 48, 55, 55}},
+	{"conv1.gpu1.out.grad", 1, 566964480, 18585600, []int{128, 48, 55, 55}},
 	{"conv1.gpu0.weight.grad", 0, 337761984, 17424, []int{48, 3, 11, 11}},
 	{"conv1.gpu0.bias.grad", 0, 337831680, 48, []int{48}},
 	{"conv1.gpu1.weight.grad", 1, 227403008, 17424, []int{48, 3, 11, 11}},

@@ -87,7 +87,7 @@ const (
 // Memory: one arena per device, laid out by the memory plan.
 const (
 	Devices                = 1
-	Device0ArenaBytes      = 1320024768 // device 0's whole arena
+	Device0ArenaBytes      = 1075788480 // device 0's whole arena
 	Device0PersistentBytes = 795162752  // weights, biases, their gradients and momenta, at the front
 )
 
@@ -287,31 +287,31 @@ func (m *Model) Load(r io.Reader) error {
 // into the probabilities.
 func (m *Model) infer() {
 	// conv1: conv 11×11/4 + relu, 3×224×224 → 48×55×55
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(795162752, 18585600), m.dev[0].F32(1018189952, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(795162752, 18585600), m.dev[0].F32(943847552, 1243275))
 
 	// norm1: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(795162752, 18585600), m.dev[0].F32(869505152, 18585600), m.dev[0].F32(943847552, 18585600))
+	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(795162752, 18585600), m.dev[0].F32(869505152, 18585600))
 
 	// pool1: max pool 3/2, 48×55×55 → 48×27×27
 	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(869505152, 18585600), m.dev[0].F32(842938496, 4478976), m.dev[0].I32(795162752, 4478976))
 
 	// conv2: conv 5×5/1 + relu, 48×27×27 → 128×27×27
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(842938496, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(795162752, 11943936), m.dev[0].F32(1018189952, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(842938496, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(795162752, 11943936), m.dev[0].F32(943847552, 1243275))
 
 	// norm2: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(795162752, 11943936), m.dev[0].F32(842938496, 11943936), m.dev[0].F32(890714240, 11943936))
+	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(795162752, 11943936), m.dev[0].F32(842938496, 11943936))
 
 	// pool2: max pool 3/2, 128×27×27 → 128×13×13
 	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(842938496, 11943936), m.dev[0].F32(811776128, 2768896), m.dev[0].I32(795162752, 2768896))
 
 	// conv3: conv 3×3/1 + relu, 128×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 128, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(811776128, 2768896), m.dev[0].F32(77755648, 221184), m.dev[0].F32(78640384, 192), m.dev[0].F32(795162752, 4153344), m.dev[0].F32(1018189952, 1243275))
+	cpu.Conv{N: 128, C: 128, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(811776128, 2768896), m.dev[0].F32(77755648, 221184), m.dev[0].F32(78640384, 192), m.dev[0].F32(795162752, 4153344), m.dev[0].F32(943847552, 1243275))
 
 	// conv4: conv 3×3/1 + relu, 192×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(795162752, 4153344), m.dev[0].F32(78641152, 331776), m.dev[0].F32(79968256, 192), m.dev[0].F32(817313920, 4153344), m.dev[0].F32(1018189952, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(795162752, 4153344), m.dev[0].F32(78641152, 331776), m.dev[0].F32(79968256, 192), m.dev[0].F32(817313920, 4153344), m.dev[0].F32(943847552, 1243275))
 
 	// conv5: conv 3×3/1 + relu, 192×13×13 → 256×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(817313920, 4153344), m.dev[0].F32(79969024, 442368), m.dev[0].F32(81738496, 256), m.dev[0].F32(795162752, 5537792), m.dev[0].F32(1018189952, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(817313920, 4153344), m.dev[0].F32(79969024, 442368), m.dev[0].F32(81738496, 256), m.dev[0].F32(795162752, 5537792), m.dev[0].F32(943847552, 1243275))
 
 	// pool5: max pool 3/2, 256×13×13 → 256×6×6
 	cpu.MaxPool{N: 128, C: 256, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(795162752, 5537792), m.dev[0].F32(817313920, 1179648), m.dev[0].I32(822032512, 1179648))
@@ -341,103 +341,103 @@ func (m *Model) train(lr float32) (loss float64) {
 	// Forward pass.
 
 	// conv1: conv 11×11/4 + relu, 3×224×224 → 48×55×55
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(795162752, 18585600), m.dev[0].F32(1315051648, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(795162752, 18585600), m.dev[0].F32(1070815360, 1243275))
 
 	// norm1: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(795162752, 18585600), m.dev[0].F32(869505152, 18585600), m.dev[0].F32(943847552, 18585600))
+	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(795162752, 18585600), m.dev[0].F32(869505152, 18585600))
 
 	// pool1: max pool 3/2, 48×55×55 → 48×27×27
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(869505152, 18585600), m.dev[0].F32(1257068672, 4478976), m.dev[0].I32(1274984576, 4478976))
+	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(869505152, 18585600), m.dev[0].F32(1012832384, 4478976), m.dev[0].I32(1030748288, 4478976))
 
 	// conv2: conv 5×5/1 + relu, 48×27×27 → 128×27×27
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(1257068672, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(1018189952, 11943936), m.dev[0].F32(1315051648, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(1012832384, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(869505152, 11943936), m.dev[0].F32(1070815360, 1243275))
 
 	// norm2: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(1018189952, 11943936), m.dev[0].F32(1065965696, 11943936), m.dev[0].F32(1113741440, 11943936))
+	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(869505152, 11943936), m.dev[0].F32(917280896, 11943936))
 
 	// pool2: max pool 3/2, 128×27×27 → 128×13×13
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(1065965696, 11943936), m.dev[0].F32(1292900480, 2768896), m.dev[0].I32(1303976064, 2768896))
+	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(917280896, 11943936), m.dev[0].F32(1048664192, 2768896), m.dev[0].I32(1059739776, 2768896))
 
 	// conv3: conv 3×3/1 + relu, 128×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 128, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(1292900480, 2768896), m.dev[0].F32(77755648, 221184), m.dev[0].F32(78640384, 192), m.dev[0].F32(1205819520, 4153344), m.dev[0].F32(1315051648, 1243275))
+	cpu.Conv{N: 128, C: 128, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(1048664192, 2768896), m.dev[0].F32(77755648, 221184), m.dev[0].F32(78640384, 192), m.dev[0].F32(961583232, 4153344), m.dev[0].F32(1070815360, 1243275))
 
 	// conv4: conv 3×3/1 + relu, 192×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(1205819520, 4153344), m.dev[0].F32(78641152, 331776), m.dev[0].F32(79968256, 192), m.dev[0].F32(1222432896, 4153344), m.dev[0].F32(1315051648, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(961583232, 4153344), m.dev[0].F32(78641152, 331776), m.dev[0].F32(79968256, 192), m.dev[0].F32(978196608, 4153344), m.dev[0].F32(1070815360, 1243275))
 
 	// conv5: conv 3×3/1 + relu, 192×13×13 → 256×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(1222432896, 4153344), m.dev[0].F32(79969024, 442368), m.dev[0].F32(81738496, 256), m.dev[0].F32(1161517184, 5537792), m.dev[0].F32(1315051648, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(978196608, 4153344), m.dev[0].F32(79969024, 442368), m.dev[0].F32(81738496, 256), m.dev[0].F32(917280896, 5537792), m.dev[0].F32(1070815360, 1243275))
 
 	// pool5: max pool 3/2, 256×13×13 → 256×6×6
-	cpu.MaxPool{N: 128, C: 256, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(1161517184, 5537792), m.dev[0].F32(1183668352, 1179648), m.dev[0].I32(1239046272, 1179648))
+	cpu.MaxPool{N: 128, C: 256, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(917280896, 5537792), m.dev[0].F32(939432064, 1179648), m.dev[0].I32(994809984, 1179648))
 
 	// fc6: fc + relu, 9216 → 4096
-	cpu.FC{N: 128, In: 9216, Out: 4096, Act: cpu.ReLU}.Forward(m.dev[0].F32(1183668352, 1179648), m.dev[0].F32(81739520, 37748736), m.dev[0].F32(232734464, 4096), m.dev[0].F32(1188386944, 524288))
+	cpu.FC{N: 128, In: 9216, Out: 4096, Act: cpu.ReLU}.Forward(m.dev[0].F32(939432064, 1179648), m.dev[0].F32(81739520, 37748736), m.dev[0].F32(232734464, 4096), m.dev[0].F32(944150656, 524288))
 
 	// drop6: dropout, each unit zeroed with probability 0.5
-	cpu.Dropout{Len: 524288, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(1188386944, 524288), m.dev[0].F32(1190484096, 524288), m.dev[0].U8(1198872704, 524288))
+	cpu.Dropout{Len: 524288, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(944150656, 524288), m.dev[0].F32(946247808, 524288), m.dev[0].U8(954636416, 524288))
 
 	// fc7: fc + relu, 4096 → 4096
-	cpu.FC{N: 128, In: 4096, Out: 4096, Act: cpu.ReLU}.Forward(m.dev[0].F32(1190484096, 524288), m.dev[0].F32(232750848, 16777216), m.dev[0].F32(299859712, 4096), m.dev[0].F32(1192581248, 524288))
+	cpu.FC{N: 128, In: 4096, Out: 4096, Act: cpu.ReLU}.Forward(m.dev[0].F32(946247808, 524288), m.dev[0].F32(232750848, 16777216), m.dev[0].F32(299859712, 4096), m.dev[0].F32(948344960, 524288))
 
 	// drop7: dropout, each unit zeroed with probability 0.5
-	cpu.Dropout{Len: 524288, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(1192581248, 524288), m.dev[0].F32(1194678400, 524288), m.dev[0].U8(1199396992, 524288))
+	cpu.Dropout{Len: 524288, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(948344960, 524288), m.dev[0].F32(950442112, 524288), m.dev[0].U8(955160704, 524288))
 
 	// fc8: fc, 4096 → 1000
-	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Forward(m.dev[0].F32(1194678400, 524288), m.dev[0].F32(299876096, 4096000), m.dev[0].F32(316260096, 1000), m.dev[0].F32(1199921280, 128000))
+	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Forward(m.dev[0].F32(950442112, 524288), m.dev[0].F32(299876096, 4096000), m.dev[0].F32(316260096, 1000), m.dev[0].F32(955684992, 128000))
 
 	// loss: softmax over 1000 classes and the mean negative log-probability of the labels
-	loss = cpu.SoftmaxLoss{N: 128, Classes: 1000}.Loss(m.dev[0].F32(1199921280, 128000), m.dev[0].I32(77070336, 128), m.dev[0].F32(316264128, 128000))
+	loss = cpu.SoftmaxLoss{N: 128, Classes: 1000}.Loss(m.dev[0].F32(955684992, 128000), m.dev[0].I32(77070336, 128), m.dev[0].F32(316264128, 128000))
 	m.dev[0].F32(316776128, 1)[0] = float32(loss)
 
 	// Backward pass, from the loss to the first layer.
 
 	// loss: backward of softmax
-	cpu.SoftmaxLoss{N: 128, Classes: 1000}.Backward(m.dev[0].F32(316264128, 128000), m.dev[0].I32(77070336, 128), m.dev[0].F32(1200433280, 128000))
+	cpu.SoftmaxLoss{N: 128, Classes: 1000}.Backward(m.dev[0].F32(316264128, 128000), m.dev[0].I32(77070336, 128), m.dev[0].F32(956196992, 128000))
 
 	// fc8: backward of fc
-	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Backward(m.dev[0].F32(1194678400, 524288), m.dev[0].F32(299876096, 4096000), m.dev[0].F32(1199921280, 128000), m.dev[0].F32(1200433280, 128000), m.dev[0].F32(1196775552, 524288), m.dev[0].F32(316776192, 4096000), m.dev[0].F32(333160192, 1000), m.dev[0].F32(1315051648, 1243275))
+	cpu.FC{N: 128, In: 4096, Out: 1000, Act: cpu.Identity}.Backward(m.dev[0].F32(950442112, 524288), m.dev[0].F32(299876096, 4096000), m.dev[0].F32(955684992, 128000), m.dev[0].F32(956196992, 128000), m.dev[0].F32(952539264, 524288), m.dev[0].F32(316776192, 4096000), m.dev[0].F32(333160192, 1000), m.dev[0].F32(1070815360, 1243275))
 
 	// drop7: backward of dropout
-	cpu.Dropout{Len: 524288, Rate: 0.5}.Backward(m.dev[0].U8(1199396992, 524288), m.dev[0].F32(1196775552, 524288), m.dev[0].F32(1194678400, 524288))
+	cpu.Dropout{Len: 524288, Rate: 0.5}.Backward(m.dev[0].U8(955160704, 524288), m.dev[0].F32(952539264, 524288), m.dev[0].F32(950442112, 524288))
 
 	// fc7: backward of fc
-	cpu.FC{N: 128, In: 4096, Out: 4096, Act: cpu.ReLU}.Backward(m.dev[0].F32(1190484096, 524288), m.dev[0].F32(232750848, 16777216), m.dev[0].F32(1192581248, 524288), m.dev[0].F32(1194678400, 524288), m.dev[0].F32(1196775552, 524288), m.dev[0].F32(333164224, 16777216), m.dev[0].F32(400273088, 4096), m.dev[0].F32(1315051648, 1243275))
+	cpu.FC{N: 128, In: 4096, Out: 4096, Act: cpu.ReLU}.Backward(m.dev[0].F32(946247808, 524288), m.dev[0].F32(232750848, 16777216), m.dev[0].F32(948344960, 524288), m.dev[0].F32(950442112, 524288), m.dev[0].F32(952539264, 524288), m.dev[0].F32(333164224, 16777216), m.dev[0].F32(400273088, 4096), m.dev[0].F32(1070815360, 1243275))
 
 	// drop6: backward of dropout
-	cpu.Dropout{Len: 524288, Rate: 0.5}.Backward(m.dev[0].U8(1198872704, 524288), m.dev[0].F32(1196775552, 524288), m.dev[0].F32(1190484096, 524288))
+	cpu.Dropout{Len: 524288, Rate: 0.5}.Backward(m.dev[0].U8(954636416, 524288), m.dev[0].F32(952539264, 524288), m.dev[0].F32(946247808, 524288))
 
 	// fc6: backward of fc
-	cpu.FC{N: 128, In: 9216, Out: 4096, Act: cpu.ReLU}.Backward(m.dev[0].F32(1183668352, 1179648), m.dev[0].F32(81739520, 37748736), m.dev[0].F32(1188386944, 524288), m.dev[0].F32(1190484096, 524288), m.dev[0].F32(1243764864, 1179648), m.dev[0].F32(400289472, 37748736), m.dev[0].F32(551284416, 4096), m.dev[0].F32(1315051648, 1243275))
+	cpu.FC{N: 128, In: 9216, Out: 4096, Act: cpu.ReLU}.Backward(m.dev[0].F32(939432064, 1179648), m.dev[0].F32(81739520, 37748736), m.dev[0].F32(944150656, 524288), m.dev[0].F32(946247808, 524288), m.dev[0].F32(999528576, 1179648), m.dev[0].F32(400289472, 37748736), m.dev[0].F32(551284416, 4096), m.dev[0].F32(1070815360, 1243275))
 
 	// pool5: backward of maxpool
-	cpu.MaxPool{N: 128, C: 256, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Backward(m.dev[0].I32(1239046272, 1179648), m.dev[0].F32(1243764864, 1179648), m.dev[0].F32(1183668352, 5537792))
+	cpu.MaxPool{N: 128, C: 256, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Backward(m.dev[0].I32(994809984, 1179648), m.dev[0].F32(999528576, 1179648), m.dev[0].F32(939432064, 5537792))
 
 	// conv5: backward of conv
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(1222432896, 4153344), m.dev[0].F32(79969024, 442368), m.dev[0].F32(1161517184, 5537792), m.dev[0].F32(1183668352, 5537792), m.dev[0].F32(1239046272, 4153344), m.dev[0].F32(551300800, 442368), m.dev[0].F32(553070272, 256), m.dev[0].F32(1315051648, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(978196608, 4153344), m.dev[0].F32(79969024, 442368), m.dev[0].F32(917280896, 5537792), m.dev[0].F32(939432064, 5537792), m.dev[0].F32(994809984, 4153344), m.dev[0].F32(551300800, 442368), m.dev[0].F32(553070272, 256), m.dev[0].F32(1070815360, 1243275))
 
 	// conv4: backward of conv
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(1205819520, 4153344), m.dev[0].F32(78641152, 331776), m.dev[0].F32(1222432896, 4153344), m.dev[0].F32(1239046272, 4153344), m.dev[0].F32(1161517184, 4153344), m.dev[0].F32(553071296, 331776), m.dev[0].F32(554398400, 192), m.dev[0].F32(1315051648, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(961583232, 4153344), m.dev[0].F32(78641152, 331776), m.dev[0].F32(978196608, 4153344), m.dev[0].F32(994809984, 4153344), m.dev[0].F32(917280896, 4153344), m.dev[0].F32(553071296, 331776), m.dev[0].F32(554398400, 192), m.dev[0].F32(1070815360, 1243275))
 
 	// conv3: backward of conv
-	cpu.Conv{N: 128, C: 128, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(1292900480, 2768896), m.dev[0].F32(77755648, 221184), m.dev[0].F32(1205819520, 4153344), m.dev[0].F32(1161517184, 4153344), m.dev[0].F32(1222432896, 2768896), m.dev[0].F32(554399168, 221184), m.dev[0].F32(555283904, 192), m.dev[0].F32(1315051648, 1243275))
+	cpu.Conv{N: 128, C: 128, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Backward(m.dev[0].F32(1048664192, 2768896), m.dev[0].F32(77755648, 221184), m.dev[0].F32(961583232, 4153344), m.dev[0].F32(917280896, 4153344), m.dev[0].F32(978196608, 2768896), m.dev[0].F32(554399168, 221184), m.dev[0].F32(555283904, 192), m.dev[0].F32(1070815360, 1243275))
 
 	// pool2: backward of maxpool
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Backward(m.dev[0].I32(1303976064, 2768896), m.dev[0].F32(1222432896, 2768896), m.dev[0].F32(1161517184, 11943936))
+	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Backward(m.dev[0].I32(1059739776, 2768896), m.dev[0].F32(978196608, 2768896), m.dev[0].F32(917280896, 11943936))
 
 	// norm2: backward of lrn
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(1018189952, 11943936), m.dev[0].F32(1065965696, 11943936), m.dev[0].F32(1113741440, 11943936), m.dev[0].F32(1161517184, 11943936), m.dev[0].F32(1209292928, 11943936), m.dev[0].F32(1315051648, 1243275))
+	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(869505152, 11943936), m.dev[0].F32(917280896, 11943936), m.dev[0].F32(965056640, 11943936), m.dev[0].F32(1070815360, 1243275))
 
 	// conv2: backward of conv
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Backward(m.dev[0].F32(1257068672, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(1018189952, 11943936), m.dev[0].F32(1209292928, 11943936), m.dev[0].F32(1092532352, 4478976), m.dev[0].F32(555284672, 153600), m.dev[0].F32(555899072, 128), m.dev[0].F32(1315051648, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Backward(m.dev[0].F32(1012832384, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(869505152, 11943936), m.dev[0].F32(965056640, 11943936), m.dev[0].F32(943847552, 4478976), m.dev[0].F32(555284672, 153600), m.dev[0].F32(555899072, 128), m.dev[0].F32(1070815360, 1243275))
 
 	// pool1: backward of maxpool
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Backward(m.dev[0].I32(1274984576, 4478976), m.dev[0].F32(1092532352, 4478976), m.dev[0].F32(1018189952, 18585600))
+	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Backward(m.dev[0].I32(1030748288, 4478976), m.dev[0].F32(943847552, 4478976), m.dev[0].F32(869505152, 18585600))
 
 	// norm1: backward of lrn
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(795162752, 18585600), m.dev[0].F32(869505152, 18585600), m.dev[0].F32(943847552, 18585600), m.dev[0].F32(1018189952, 18585600), m.dev[0].F32(1092532352, 18585600), m.dev[0].F32(1315051648, 1243275))
+	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(795162752, 18585600), m.dev[0].F32(869505152, 18585600), m.dev[0].F32(943847552, 18585600), m.dev[0].F32(1070815360, 1243275))
 
 	// conv1: backward of conv
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Backward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(795162752, 18585600), m.dev[0].F32(1092532352, 18585600), nil, m.dev[0].F32(555899584, 17424), m.dev[0].F32(555969280, 48), m.dev[0].F32(1315051648, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Backward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(795162752, 18585600), m.dev[0].F32(943847552, 18585600), nil, m.dev[0].F32(555899584, 17424), m.dev[0].F32(555969280, 48), m.dev[0].F32(1070815360, 1243275))
 
 	// SGD update of every weight and bias, on the device that holds it.
 
@@ -520,72 +520,70 @@ var params = []tensor{
 
 // buffers are the float32 buffers of the training program, for Buffer.
 var buffers = []tensor{
-	{"scratch.dev0", 0, 1315051648, 1243275, []int{1243275}},
+	{"scratch.dev0", 0, 1070815360, 1243275, []int{1243275}},
 	{"data", 0, 0, 19267584, []int{128, 3, 224, 224}},
 	{"conv1.out", 0, 795162752, 18585600, []int{128, 48, 55, 55}},
 	{"conv1.weight", 0, 77070848, 17424, []int{48, 3, 11, 11}},
 	{"conv1.bias", 0, 77140544, 48, []int{48}},
 	{"norm1.out", 0, 869505152, 18585600, []int{128, 48, 55, 55}},
-	{"norm1.scale", 0, 943847552, 18585600, []int{128, 48, 55, 55}},
-	{"pool1.out", 0, 1257068672, 4478976, []int{128, 48, 27, 27}},
-	{"conv2.out", 0, 1018189952, 11943936, []int{128, 128, 27, 27}},
+	{"pool1.out", 0, 1012832384, 4478976, []int{128, 48, 27, 27}},
+	{"conv2.out", 0, 869505152, 11943936, []int{128, 128, 27, 27}},
 	{"conv2.weight", 0, 77140736, 153600, []int{128, 48, 5, 5}},
 	{"conv2.bias", 0, 77755136, 128, []int{128}},
-	{"norm2.out", 0, 1065965696, 11943936, []int{128, 128, 27, 27}},
-	{"norm2.scale", 0, 1113741440, 11943936, []int{128, 128, 27, 27}},
-	{"pool2.out", 0, 1292900480, 2768896, []int{128, 128, 13, 13}},
-	{"conv3.out", 0, 1205819520, 4153344, []int{128, 192, 13, 13}},
+	{"norm2.out", 0, 917280896, 11943936, []int{128, 128, 27, 27}},
+	{"pool2.out", 0, 1048664192, 2768896, []int{128, 128, 13, 13}},
+	{"conv3.out", 0, 961583232, 4153344, []int{128, 192, 13, 13}},
 	{"conv3.weight", 0, 77755648, 221184, []int{192, 128, 3, 3}},
 	{"conv3.bias", 0, 78640384, 192, []int{192}},
-	{"conv4.out", 0, 1222432896, 4153344, []int{128, 192, 13, 13}},
+	{"conv4.out", 0, 978196608, 4153344, []int{128, 192, 13, 13}},
 	{"conv4.weight", 0, 78641152, 331776, []int{192, 192, 3, 3}},
 	{"conv4.bias", 0, 79968256, 192, []int{192}},
-	{"conv5.out", 0, 1161517184, 5537792, []int{128, 256, 13, 13}},
+	{"conv5.out", 0, 917280896, 5537792, []int{128, 256, 13, 13}},
 	{"conv5.weight", 0, 79969024, 442368, []int{256, 192, 3, 3}},
 	{"conv5.bias", 0, 81738496, 256, []int{256}},
-	{"pool5.out", 0, 1183668352, 1179648, []int{128, 256, 6, 6}},
-	{"fc6.out", 0, 1188386944, 524288, []int{128, 4096}},
+	{"pool5.out", 0, 939432064, 1179648, []int{128, 256, 6, 6}},
+	{"fc6.out", 0, 944150656, 524288, []int{128, 4096}},
 	{"fc6.weight", 0, 81739520, 37748736, []int{4096, 9216}},
 	{"fc6.bias", 0, 232734464, 4096, []int{4096}},
-	{"drop6.out", 0, 1190484096, 524288, []int{128, 4096}},
-	{"fc7.out", 0, 1192581248, 524288, []int{128, 4096}},
+	{"drop6.out", 0, 946247808, 524288, []int{128, 4096}},
+	{"fc7.out", 0, 948344960, 524288, []int{128, 4096}},
 	{"fc7.weight", 0, 232750848, 16777216, []int{4096, 4096}},
 	{"fc7.bias", 0, 299859712, 4096, []int{4096}},
-	{"drop7.out", 0, 1194678400, 524288, []int{128, 4096}},
-	{"fc8.out", 0, 1199921280, 128000, []int{128, 1000}},
+	{"drop7.out", 0, 950442112, 524288, []int{128, 4096}},
+	{"fc8.out", 0, 955684992, 128000, []int{128, 1000}},
 	{"fc8.weight", 0, 299876096, 4096000, []int{1000, 4096}},
 	{"fc8.bias", 0, 316260096, 1000, []int{1000}},
 	{"loss.out", 0, 316264128, 128000, []int{128, 1000}},
 	{"loss", 0, 316776128, 1, []int{1}},
-	{"fc8.out.grad", 0, 1200433280, 128000, []int{128, 1000}},
-	{"drop7.out.grad", 0, 1196775552, 524288, []int{128, 4096}},
+	{"fc8.out.grad", 0, 956196992, 128000, []int{128, 1000}},
+	{"drop7.out.grad", 0, 952539264, 524288, []int{128, 4096}},
 	{"fc8.weight.grad", 0, 316776192, 4096000, []int{1000, 4096}},
 	{"fc8.bias.grad", 0, 333160192, 1000, []int{1000}},
-	{"fc7.out.grad", 0, 1194678400, 524288, []int{128, 4096}},
-	{"drop6.out.grad", 0, 1196775552, 524288, []int{128, 4096}},
+	{"fc7.out.grad", 0, 950442112, 524288, []int{128, 4096}},
+	{"drop6.out.grad", 0, 952539264, 524288, []int{128, 4096}},
 	{"fc7.weight.grad", 0, 333164224, 16777216, []int{4096, 4096}},
 	{"fc7.bias.grad", 0, 400273088, 4096, []int{4096}},
-	{"fc6.out.grad", 0, 1190484096, 524288, []int{128, 4096}},
-	{"pool5.out.grad", 0, 1243764864, 1179648, []int{128, 256, 6, 6}},
+	{"fc6.out.grad", 0, 946247808, 524288, []int{128, 4096}},
+	{"pool5.out.grad", 0, 999528576, 1179648, []int{128, 256, 6, 6}},
 	{"fc6.weight.grad", 0, 400289472, 37748736, []int{4096, 9216}},
 	{"fc6.bias.grad", 0, 551284416, 4096, []int{4096}},
-	{"conv5.out.grad", 0, 1183668352, 5537792, []int{128, 256, 13, 13}},
-	{"conv4.out.grad", 0, 1239046272, 4153344, []int{128, 192, 13, 13}},
+	{"conv5.out.grad", 0, 939432064, 5537792, []int{128, 256, 13, 13}},
+	{"conv4.out.grad", 0, 994809984, 4153344, []int{128, 192, 13, 13}},
 	{"conv5.weight.grad", 0, 551300800, 442368, []int{256, 192, 3, 3}},
 	{"conv5.bias.grad", 0, 553070272, 256, []int{256}},
-	{"conv3.out.grad", 0, 1161517184, 4153344, []int{128, 192, 13, 13}},
+	{"conv3.out.grad", 0, 917280896, 4153344, []int{128, 192, 13, 13}},
 	{"conv4.weight.grad", 0, 553071296, 331776, []int{192, 192, 3, 3}},
 	{"conv4.bias.grad", 0, 554398400, 192, []int{192}},
-	{"pool2.out.grad", 0, 1222432896, 2768896, []int{128, 128, 13, 13}},
+	{"pool2.out.grad", 0, 978196608, 2768896, []int{128, 128, 13, 13}},
 	{"conv3.weight.grad", 0, 554399168, 221184, []int{192, 128, 3, 3}},
 	{"conv3.bias.grad", 0, 555283904, 192, []int{192}},
-	{"norm2.out.grad", 0, 1161517184, 11943936, []int{128, 128, 27, 27}},
-	{"conv2.out.grad", 0, 1209292928, 11943936, []int{128, 128, 27, 27}},
-	{"pool1.out.grad", 0, 1092532352, 4478976, []int{128, 48, 27, 27}},
+	{"norm2.out.grad", 0, 917280896, 11943936, []int{128, 128, 27, 27}},
+	{"conv2.out.grad", 0, 965056640, 11943936, []int{128, 128, 27, 27}},
+	{"pool1.out.grad", 0, 943847552, 4478976, []int{128, 48, 27, 27}},
 	{"conv2.weight.grad", 0, 555284672, 153600, []int{128, 48, 5, 5}},
 	{"conv2.bias.grad", 0, 555899072, 128, []int{128}},
-	{"norm1.out.grad", 0, 1018189952, 18585600, []int{128, 48, 55, 55}},
-	{"conv1.out.grad", 0, 1092532352, 18585600, []int{128, 48, 55, 55}},
+	{"norm1.out.grad", 0, 869505152, 18585600, []int{128, 48, 55, 55}},
+	{"conv1.out.grad", 0, 943847552, 18585600, []int{128, 48, 55, 55}},
 	{"conv1.weight.grad", 0, 555899584, 17424, []int{48, 3, 11, 11}},
 	{"conv1.bias.grad", 0, 555969280, 48, []int{48}},
 	{"conv1.weight.momentum", 0, 555969472, 17424, []int{48, 3, 11, 11}},

@@ -82,9 +82,9 @@ const (
 // Memory: one arena per device, laid out by the memory plan.
 const (
 	Devices                = 2
-	Device0ArenaBytes      = 41772736 // device 0's whole arena
+	Device0ArenaBytes      = 24110784 // device 0's whole arena
 	Device0PersistentBytes = 2898880  // weights, biases, their gradients and momenta, at the front
-	Device1ArenaBytes      = 41705408 // device 1's whole arena
+	Device1ArenaBytes      = 24043456 // device 1's whole arena
 	Device1PersistentBytes = 2430144  // weights, biases, their gradients and momenta, at the front
 )
 
@@ -303,14 +303,14 @@ func (m *Model) infer() {
 	cpu.ChannelCopy{N: 128, HW: 784, SrcC: 1, C0: 0, C1: 1, DstC: 1, D: 0}.Copy(m.dev[0].F32(0, 100352), m.dev[1].F32(8852672, 100352))
 
 	// conv1 on GPU 0: conv 5×5/1 + relu, 1×28×28 → 16×28×28
-	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 100352), m.dev[0].F32(401920, 400), m.dev[0].F32(403520, 16), m.dev[0].F32(2898880, 1605632), m.dev[0].F32(22166464, 84672))
+	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 100352), m.dev[0].F32(401920, 400), m.dev[0].F32(403520, 16), m.dev[0].F32(2898880, 1605632), m.dev[0].F32(15743936, 84672))
 	// conv1 on GPU 1: conv 5×5/1 + relu, 1×28×28 → 16×28×28
-	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[1].F32(8852672, 100352), m.dev[1].F32(0, 400), m.dev[1].F32(1600, 16), m.dev[1].F32(2430144, 1605632), m.dev[1].F32(21697728, 84672))
+	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[1].F32(8852672, 100352), m.dev[1].F32(0, 400), m.dev[1].F32(1600, 16), m.dev[1].F32(2430144, 1605632), m.dev[1].F32(15275200, 84672))
 
 	// norm1 on GPU 0: LRN n=5 over its own 16 channels, 28×28
-	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(2898880, 1605632), m.dev[0].F32(9321408, 1605632), m.dev[0].F32(15743936, 1605632))
+	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(2898880, 1605632), m.dev[0].F32(9321408, 1605632))
 	// norm1 on GPU 1: LRN n=5 over its own 16 channels, 28×28
-	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(2430144, 1605632), m.dev[1].F32(8852672, 1605632), m.dev[1].F32(15275200, 1605632))
+	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(2430144, 1605632), m.dev[1].F32(8852672, 1605632))
 
 	// pool1 on GPU 0: max pool 3/2, 16×28×28 → 16×14×14
 	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[0].F32(9321408, 1605632), m.dev[0].F32(6110144, 401408), m.dev[0].I32(2898880, 401408))
@@ -318,14 +318,14 @@ func (m *Model) infer() {
 	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[1].F32(8852672, 1605632), m.dev[1].F32(5641408, 401408), m.dev[1].I32(2430144, 401408))
 
 	// conv2 on GPU 0: conv 5×5/1 + relu, 16×14×14 → 32×14×14
-	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[0].F32(6110144, 401408), m.dev[0].F32(403584, 12800), m.dev[0].F32(454784, 32), m.dev[0].F32(2898880, 802816), m.dev[0].F32(22166464, 84672))
+	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[0].F32(6110144, 401408), m.dev[0].F32(403584, 12800), m.dev[0].F32(454784, 32), m.dev[0].F32(2898880, 802816), m.dev[0].F32(15743936, 84672))
 	// conv2 on GPU 1: conv 5×5/1 + relu, 16×14×14 → 32×14×14
-	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[1].F32(5641408, 401408), m.dev[1].F32(1664, 12800), m.dev[1].F32(52864, 32), m.dev[1].F32(2430144, 802816), m.dev[1].F32(21697728, 84672))
+	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[1].F32(5641408, 401408), m.dev[1].F32(1664, 12800), m.dev[1].F32(52864, 32), m.dev[1].F32(2430144, 802816), m.dev[1].F32(15275200, 84672))
 
 	// norm2 on GPU 0: LRN n=5 over its own 32 channels, 14×14
-	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(2898880, 802816), m.dev[0].F32(6110144, 802816), m.dev[0].F32(9321408, 802816))
+	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(2898880, 802816), m.dev[0].F32(6110144, 802816))
 	// norm2 on GPU 1: LRN n=5 over its own 32 channels, 14×14
-	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(2430144, 802816), m.dev[1].F32(5641408, 802816), m.dev[1].F32(8852672, 802816))
+	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(2430144, 802816), m.dev[1].F32(5641408, 802816))
 
 	// pool2 on GPU 0: max pool 3/2, 32×14×14 → 32×7×7
 	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Forward(m.dev[0].F32(6110144, 802816), m.dev[0].F32(9321408, 200704), m.dev[0].I32(2898880, 200704))
@@ -337,18 +337,18 @@ func (m *Model) infer() {
 	// transfer: pool2 (GPU 1) → conv3 on GPU 0, channels 32-64, 802816 bytes
 	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(4035776, 200704), m.dev[0].F32(2898880, 401408))
 	// conv3 on GPU 0: conv 3×3/1 + relu, 64×7×7 → 48×7×7
-	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(2898880, 401408), m.dev[0].F32(454912, 27648), m.dev[0].F32(565504, 48), m.dev[0].F32(4504512, 301056), m.dev[0].F32(22166464, 84672))
+	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(2898880, 401408), m.dev[0].F32(454912, 27648), m.dev[0].F32(565504, 48), m.dev[0].F32(4504512, 301056), m.dev[0].F32(15743936, 84672))
 	// transfer: pool2 (GPU 0) → conv3 on GPU 1, channels 0-32, 802816 bytes
 	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(9321408, 200704), m.dev[1].F32(2430144, 401408))
 	// conv3 on GPU 1 reads channels 32-64 of pool2
 	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(4035776, 200704), m.dev[1].F32(2430144, 401408))
 	// conv3 on GPU 1: conv 3×3/1 + relu, 64×7×7 → 48×7×7
-	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(2430144, 401408), m.dev[1].F32(52992, 27648), m.dev[1].F32(163584, 48), m.dev[1].F32(4035776, 301056), m.dev[1].F32(21697728, 84672))
+	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(2430144, 401408), m.dev[1].F32(52992, 27648), m.dev[1].F32(163584, 48), m.dev[1].F32(4035776, 301056), m.dev[1].F32(15275200, 84672))
 
 	// conv4 on GPU 0: conv 3×3/1 + relu, 48×7×7 → 32×7×7
-	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(4504512, 301056), m.dev[0].F32(565696, 13824), m.dev[0].F32(620992, 32), m.dev[0].F32(2898880, 200704), m.dev[0].F32(22166464, 84672))
+	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(4504512, 301056), m.dev[0].F32(565696, 13824), m.dev[0].F32(620992, 32), m.dev[0].F32(2898880, 200704), m.dev[0].F32(15743936, 84672))
 	// conv4 on GPU 1: conv 3×3/1 + relu, 48×7×7 → 32×7×7
-	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(4035776, 301056), m.dev[1].F32(163776, 13824), m.dev[1].F32(219072, 32), m.dev[1].F32(2430144, 200704), m.dev[1].F32(21697728, 84672))
+	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(4035776, 301056), m.dev[1].F32(163776, 13824), m.dev[1].F32(219072, 32), m.dev[1].F32(2430144, 200704), m.dev[1].F32(15275200, 84672))
 
 	// pool4 on GPU 0: max pool 3/2, 32×7×7 → 32×3×3
 	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Forward(m.dev[0].F32(2898880, 200704), m.dev[0].F32(3701696, 36864), m.dev[0].I32(3849152, 36864))
@@ -390,176 +390,176 @@ func (m *Model) train(lr float32) (loss float64) {
 	// Forward pass.
 
 	// the image to device 1
-	cpu.ChannelCopy{N: 128, HW: 784, SrcC: 1, C0: 0, C1: 1, DstC: 1, D: 0}.Copy(m.dev[0].F32(0, 100352), m.dev[1].F32(40965312, 100352))
+	cpu.ChannelCopy{N: 128, HW: 784, SrcC: 1, C0: 0, C1: 1, DstC: 1, D: 0}.Copy(m.dev[0].F32(0, 100352), m.dev[1].F32(23303360, 100352))
 
 	// conv1 on GPU 0: conv 5×5/1 + relu, 1×28×28 → 16×28×28
-	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 100352), m.dev[0].F32(401920, 400), m.dev[0].F32(403520, 16), m.dev[0].F32(2898880, 1605632), m.dev[0].F32(41434048, 84672))
+	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 100352), m.dev[0].F32(401920, 400), m.dev[0].F32(403520, 16), m.dev[0].F32(2898880, 1605632), m.dev[0].F32(23772096, 84672))
 	// conv1 on GPU 1: conv 5×5/1 + relu, 1×28×28 → 16×28×28
-	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[1].F32(40965312, 100352), m.dev[1].F32(0, 400), m.dev[1].F32(1600, 16), m.dev[1].F32(2430144, 1605632), m.dev[1].F32(41366720, 84672))
+	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[1].F32(23303360, 100352), m.dev[1].F32(0, 400), m.dev[1].F32(1600, 16), m.dev[1].F32(2430144, 1605632), m.dev[1].F32(23704768, 84672))
 
 	// norm1 on GPU 0: LRN n=5 over its own 16 channels, 28×28
-	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(2898880, 1605632), m.dev[0].F32(9321408, 1605632), m.dev[0].F32(15743936, 1605632))
+	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(2898880, 1605632), m.dev[0].F32(9321408, 1605632))
 	// norm1 on GPU 1: LRN n=5 over its own 16 channels, 28×28
-	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(2430144, 1605632), m.dev[1].F32(8852672, 1605632), m.dev[1].F32(15275200, 1605632))
+	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(2430144, 1605632), m.dev[1].F32(8852672, 1605632))
 
 	// pool1 on GPU 0: max pool 3/2, 16×28×28 → 16×14×14
-	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[0].F32(9321408, 1605632), m.dev[0].F32(38222784, 401408), m.dev[0].I32(39828416, 401408))
+	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[0].F32(9321408, 1605632), m.dev[0].F32(18955200, 401408), m.dev[0].I32(20560832, 401408))
 	// pool1 on GPU 1: max pool 3/2, 16×28×28 → 16×14×14
-	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[1].F32(8852672, 1605632), m.dev[1].F32(37754048, 401408), m.dev[1].I32(39359680, 401408))
+	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[1].F32(8852672, 1605632), m.dev[1].F32(18486464, 401408), m.dev[1].I32(20092096, 401408))
 
 	// conv2 on GPU 0: conv 5×5/1 + relu, 16×14×14 → 32×14×14
-	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[0].F32(38222784, 401408), m.dev[0].F32(403584, 12800), m.dev[0].F32(454784, 32), m.dev[0].F32(22166464, 802816), m.dev[0].F32(41434048, 84672))
+	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[0].F32(18955200, 401408), m.dev[0].F32(403584, 12800), m.dev[0].F32(454784, 32), m.dev[0].F32(9321408, 802816), m.dev[0].F32(23772096, 84672))
 	// conv2 on GPU 1: conv 5×5/1 + relu, 16×14×14 → 32×14×14
-	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[1].F32(37754048, 401408), m.dev[1].F32(1664, 12800), m.dev[1].F32(52864, 32), m.dev[1].F32(21697728, 802816), m.dev[1].F32(41366720, 84672))
+	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[1].F32(18486464, 401408), m.dev[1].F32(1664, 12800), m.dev[1].F32(52864, 32), m.dev[1].F32(8852672, 802816), m.dev[1].F32(23704768, 84672))
 
 	// norm2 on GPU 0: LRN n=5 over its own 32 channels, 14×14
-	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(22166464, 802816), m.dev[0].F32(25377728, 802816), m.dev[0].F32(28588992, 802816))
+	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(9321408, 802816), m.dev[0].F32(12532672, 802816))
 	// norm2 on GPU 1: LRN n=5 over its own 32 channels, 14×14
-	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(21697728, 802816), m.dev[1].F32(24908992, 802816), m.dev[1].F32(28120256, 802816))
+	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(8852672, 802816), m.dev[1].F32(12063936, 802816))
 
 	// pool2 on GPU 0: max pool 3/2, 32×14×14 → 32×7×7
-	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Forward(m.dev[0].F32(25377728, 802816), m.dev[0].F32(33405888, 200704), m.dev[0].I32(37419968, 200704))
+	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Forward(m.dev[0].F32(12532672, 802816), m.dev[0].F32(16948160, 200704), m.dev[0].I32(18152384, 200704))
 	// pool2 on GPU 1: max pool 3/2, 32×14×14 → 32×7×7
-	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Forward(m.dev[1].F32(24908992, 802816), m.dev[1].F32(32937152, 200704), m.dev[1].I32(36951232, 200704))
+	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Forward(m.dev[1].F32(12063936, 802816), m.dev[1].F32(15275200, 200704), m.dev[1].I32(17683648, 200704))
 
 	// conv3 on GPU 0 reads channels 0-32 of pool2
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(33405888, 200704), m.dev[0].F32(31800256, 401408))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(16948160, 200704), m.dev[0].F32(12532672, 401408))
 	// transfer: pool2 (GPU 1) → conv3 on GPU 0, channels 32-64, 802816 bytes
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(32937152, 200704), m.dev[0].F32(31800256, 401408))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(15275200, 200704), m.dev[0].F32(12532672, 401408))
 	// conv3 on GPU 0: conv 3×3/1 + relu, 64×7×7 → 48×7×7
-	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(31800256, 401408), m.dev[0].F32(454912, 27648), m.dev[0].F32(565504, 48), m.dev[0].F32(35011520, 301056), m.dev[0].F32(41434048, 84672))
+	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(12532672, 401408), m.dev[0].F32(454912, 27648), m.dev[0].F32(565504, 48), m.dev[0].F32(15743936, 301056), m.dev[0].F32(23772096, 84672))
 	// transfer: pool2 (GPU 0) → conv3 on GPU 1, channels 0-32, 802816 bytes
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(33405888, 200704), m.dev[1].F32(31331520, 401408))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(16948160, 200704), m.dev[1].F32(12063936, 401408))
 	// conv3 on GPU 1 reads channels 32-64 of pool2
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(32937152, 200704), m.dev[1].F32(31331520, 401408))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(15275200, 200704), m.dev[1].F32(12063936, 401408))
 	// conv3 on GPU 1: conv 3×3/1 + relu, 64×7×7 → 48×7×7
-	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(31331520, 401408), m.dev[1].F32(52992, 27648), m.dev[1].F32(163584, 48), m.dev[1].F32(34542784, 301056), m.dev[1].F32(41366720, 84672))
+	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(12063936, 401408), m.dev[1].F32(52992, 27648), m.dev[1].F32(163584, 48), m.dev[1].F32(15275200, 301056), m.dev[1].F32(23704768, 84672))
 
 	// conv4 on GPU 0: conv 3×3/1 + relu, 48×7×7 → 32×7×7
-	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(35011520, 301056), m.dev[0].F32(565696, 13824), m.dev[0].F32(620992, 32), m.dev[0].F32(33405888, 200704), m.dev[0].F32(41434048, 84672))
+	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(15743936, 301056), m.dev[0].F32(565696, 13824), m.dev[0].F32(620992, 32), m.dev[0].F32(14138304, 200704), m.dev[0].F32(23772096, 84672))
 	// conv4 on GPU 1: conv 3×3/1 + relu, 48×7×7 → 32×7×7
-	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(34542784, 301056), m.dev[1].F32(163776, 13824), m.dev[1].F32(219072, 32), m.dev[1].F32(32937152, 200704), m.dev[1].F32(41366720, 84672))
+	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(15275200, 301056), m.dev[1].F32(163776, 13824), m.dev[1].F32(219072, 32), m.dev[1].F32(13669568, 200704), m.dev[1].F32(23704768, 84672))
 
 	// pool4 on GPU 0: max pool 3/2, 32×7×7 → 32×3×3
-	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Forward(m.dev[0].F32(33405888, 200704), m.dev[0].F32(34503616, 36864), m.dev[0].I32(36477888, 36864))
+	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Forward(m.dev[0].F32(14138304, 200704), m.dev[0].F32(15236032, 36864), m.dev[0].I32(17210304, 36864))
 	// pool4 on GPU 1: max pool 3/2, 32×7×7 → 32×3×3
-	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Forward(m.dev[1].F32(32937152, 200704), m.dev[1].F32(34034880, 36864), m.dev[1].I32(35747008, 36864))
+	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Forward(m.dev[1].F32(13669568, 200704), m.dev[1].F32(14767296, 36864), m.dev[1].I32(16479424, 36864))
 
 	// fc5 on GPU 0 reads channels 0-32 of pool4
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(34503616, 36864), m.dev[0].F32(34208704, 73728))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(15236032, 36864), m.dev[0].F32(14941120, 73728))
 	// transfer: pool4 (GPU 1) → fc5 on GPU 0, channels 32-64, 147456 bytes
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(34034880, 36864), m.dev[0].F32(34208704, 73728))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(14767296, 36864), m.dev[0].F32(14941120, 73728))
 	// fc5 on GPU 0: fc + relu, 576 → 256
-	cpu.FC{N: 128, In: 576, Out: 256, Act: cpu.ReLU}.Forward(m.dev[0].F32(34208704, 73728), m.dev[0].F32(621120, 147456), m.dev[0].F32(1210944, 256), m.dev[0].F32(34798528, 32768))
+	cpu.FC{N: 128, In: 576, Out: 256, Act: cpu.ReLU}.Forward(m.dev[0].F32(14941120, 73728), m.dev[0].F32(621120, 147456), m.dev[0].F32(1210944, 256), m.dev[0].F32(15530944, 32768))
 	// transfer: pool4 (GPU 0) → fc5 on GPU 1, channels 0-32, 147456 bytes
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(34503616, 36864), m.dev[1].F32(33739968, 73728))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(15236032, 36864), m.dev[1].F32(14472384, 73728))
 	// fc5 on GPU 1 reads channels 32-64 of pool4
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(34034880, 36864), m.dev[1].F32(33739968, 73728))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(14767296, 36864), m.dev[1].F32(14472384, 73728))
 	// fc5 on GPU 1: fc + relu, 576 → 256
-	cpu.FC{N: 128, In: 576, Out: 256, Act: cpu.ReLU}.Forward(m.dev[1].F32(33739968, 73728), m.dev[1].F32(219200, 147456), m.dev[1].F32(809024, 256), m.dev[1].F32(34329792, 32768))
+	cpu.FC{N: 128, In: 576, Out: 256, Act: cpu.ReLU}.Forward(m.dev[1].F32(14472384, 73728), m.dev[1].F32(219200, 147456), m.dev[1].F32(809024, 256), m.dev[1].F32(15062208, 32768))
 
 	// drop5 on GPU 0: dropout, each unit zeroed with probability 0.5
-	cpu.Dropout{Len: 32768, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(34798528, 32768), m.dev[0].F32(36215744, 32768), m.dev[0].U8(34765760, 32768))
+	cpu.Dropout{Len: 32768, Rate: 0.5}.Train(m.rng[0], m.dev[0].F32(15530944, 32768), m.dev[0].F32(16948160, 32768), m.dev[0].U8(15498176, 32768))
 	// drop5 on GPU 1: dropout, each unit zeroed with probability 0.5
-	cpu.Dropout{Len: 32768, Rate: 0.5}.Train(m.rng[1], m.dev[1].F32(34329792, 32768), m.dev[1].F32(34034880, 32768), m.dev[1].U8(34165952, 32768))
+	cpu.Dropout{Len: 32768, Rate: 0.5}.Train(m.rng[1], m.dev[1].F32(15062208, 32768), m.dev[1].F32(14767296, 32768), m.dev[1].U8(14898368, 32768))
 
 	// fc6 reads channels 0-256 of drop5
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 256, C0: 0, C1: 256, DstC: 512, D: 0}.Copy(m.dev[0].F32(36215744, 32768), m.dev[0].F32(34503616, 65536))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 256, C0: 0, C1: 256, DstC: 512, D: 0}.Copy(m.dev[0].F32(16948160, 32768), m.dev[0].F32(15236032, 65536))
 	// transfer: drop5 (GPU 1) → fc6, channels 256-512, 131072 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 256, C0: 0, C1: 256, DstC: 512, D: 256}.Copy(m.dev[1].F32(34034880, 32768), m.dev[0].F32(34503616, 65536))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 256, C0: 0, C1: 256, DstC: 512, D: 256}.Copy(m.dev[1].F32(14767296, 32768), m.dev[0].F32(15236032, 65536))
 	// fc6: fc, 512 → 10
-	cpu.FC{N: 128, In: 512, Out: 10, Act: cpu.Identity}.Forward(m.dev[0].F32(34503616, 65536), m.dev[0].F32(1211968, 5120), m.dev[0].F32(1232448, 10), m.dev[0].F32(34929600, 1280))
+	cpu.FC{N: 128, In: 512, Out: 10, Act: cpu.Identity}.Forward(m.dev[0].F32(15236032, 65536), m.dev[0].F32(1211968, 5120), m.dev[0].F32(1232448, 10), m.dev[0].F32(15662016, 1280))
 
 	// loss: softmax over 10 classes and the mean negative log-probability of the labels
-	loss = cpu.SoftmaxLoss{N: 128, Classes: 10}.Loss(m.dev[0].F32(34929600, 1280), m.dev[0].I32(401408, 128), m.dev[0].F32(1232512, 1280))
+	loss = cpu.SoftmaxLoss{N: 128, Classes: 10}.Loss(m.dev[0].F32(15662016, 1280), m.dev[0].I32(401408, 128), m.dev[0].F32(1232512, 1280))
 	m.dev[0].F32(1237632, 1)[0] = float32(loss)
 
 	// Backward pass, from the loss to the first layer.
 
 	// loss: backward of softmax
-	cpu.SoftmaxLoss{N: 128, Classes: 10}.Backward(m.dev[0].F32(1232512, 1280), m.dev[0].I32(401408, 128), m.dev[0].F32(34934720, 1280))
+	cpu.SoftmaxLoss{N: 128, Classes: 10}.Backward(m.dev[0].F32(1232512, 1280), m.dev[0].I32(401408, 128), m.dev[0].F32(15667136, 1280))
 
 	// fc6: backward of fc
-	cpu.FC{N: 128, In: 512, Out: 10, Act: cpu.Identity}.Backward(m.dev[0].F32(34503616, 65536), m.dev[0].F32(1211968, 5120), m.dev[0].F32(34929600, 1280), m.dev[0].F32(34934720, 1280), m.dev[0].F32(36215744, 65536), m.dev[0].F32(1237696, 5120), m.dev[0].F32(1258176, 10), m.dev[0].F32(41434048, 84672))
+	cpu.FC{N: 128, In: 512, Out: 10, Act: cpu.Identity}.Backward(m.dev[0].F32(15236032, 65536), m.dev[0].F32(1211968, 5120), m.dev[0].F32(15662016, 1280), m.dev[0].F32(15667136, 1280), m.dev[0].F32(16948160, 65536), m.dev[0].F32(1237696, 5120), m.dev[0].F32(1258176, 10), m.dev[0].F32(23772096, 84672))
 	// gradient of drop5 channels 0-256 from fc6
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 512, C0: 0, C1: 256, DstC: 256, D: 0}.Copy(m.dev[0].F32(36215744, 65536), m.dev[0].F32(34503616, 32768))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 512, C0: 0, C1: 256, DstC: 256, D: 0}.Copy(m.dev[0].F32(16948160, 65536), m.dev[0].F32(15236032, 32768))
 	// transfer: gradient of drop5 channels 256-512 from fc6 (GPU 0 → GPU 1), 131072 bytes
-	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 512, C0: 256, C1: 512, DstC: 256, D: 0}.Copy(m.dev[0].F32(36215744, 65536), m.dev[1].F32(34034880, 32768))
+	cpu.ChannelCopy{N: 128, HW: 1, SrcC: 512, C0: 256, C1: 512, DstC: 256, D: 0}.Copy(m.dev[0].F32(16948160, 65536), m.dev[1].F32(14767296, 32768))
 
 	// drop5 on GPU 0: backward of dropout
-	cpu.Dropout{Len: 32768, Rate: 0.5}.Backward(m.dev[0].U8(34765760, 32768), m.dev[0].F32(34503616, 32768), m.dev[0].F32(36215744, 32768))
+	cpu.Dropout{Len: 32768, Rate: 0.5}.Backward(m.dev[0].U8(15498176, 32768), m.dev[0].F32(15236032, 32768), m.dev[0].F32(16948160, 32768))
 	// drop5 on GPU 1: backward of dropout
-	cpu.Dropout{Len: 32768, Rate: 0.5}.Backward(m.dev[1].U8(34165952, 32768), m.dev[1].F32(34034880, 32768), m.dev[1].F32(35894464, 32768))
+	cpu.Dropout{Len: 32768, Rate: 0.5}.Backward(m.dev[1].U8(14898368, 32768), m.dev[1].F32(14767296, 32768), m.dev[1].F32(16626880, 32768))
 
 	// fc5 on GPU 0: backward of fc
-	cpu.FC{N: 128, In: 576, Out: 256, Act: cpu.ReLU}.Backward(m.dev[0].F32(34208704, 73728), m.dev[0].F32(621120, 147456), m.dev[0].F32(34798528, 32768), m.dev[0].F32(36215744, 32768), m.dev[0].F32(34503616, 73728), m.dev[0].F32(1258240, 147456), m.dev[0].F32(1848064, 256), m.dev[0].F32(41434048, 84672))
+	cpu.FC{N: 128, In: 576, Out: 256, Act: cpu.ReLU}.Backward(m.dev[0].F32(14941120, 73728), m.dev[0].F32(621120, 147456), m.dev[0].F32(15530944, 32768), m.dev[0].F32(16948160, 32768), m.dev[0].F32(15236032, 73728), m.dev[0].F32(1258240, 147456), m.dev[0].F32(1848064, 256), m.dev[0].F32(23772096, 84672))
 	// fc5 on GPU 1: backward of fc
-	cpu.FC{N: 128, In: 576, Out: 256, Act: cpu.ReLU}.Backward(m.dev[1].F32(33739968, 73728), m.dev[1].F32(219200, 147456), m.dev[1].F32(34329792, 32768), m.dev[1].F32(35894464, 32768), m.dev[1].F32(34034880, 73728), m.dev[1].F32(810048, 147456), m.dev[1].F32(1399872, 256), m.dev[1].F32(41366720, 84672))
+	cpu.FC{N: 128, In: 576, Out: 256, Act: cpu.ReLU}.Backward(m.dev[1].F32(14472384, 73728), m.dev[1].F32(219200, 147456), m.dev[1].F32(15062208, 32768), m.dev[1].F32(16626880, 32768), m.dev[1].F32(14767296, 73728), m.dev[1].F32(810048, 147456), m.dev[1].F32(1399872, 256), m.dev[1].F32(23704768, 84672))
 	// gradient of pool4 channels 0-32 from fc5 on GPU 0
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[0].F32(34503616, 73728), m.dev[0].F32(36215744, 36864))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[0].F32(15236032, 73728), m.dev[0].F32(16948160, 36864))
 	// transfer: gradient of pool4 channels 32-64 from fc5 on GPU 0 (GPU 0 → GPU 1), 147456 bytes
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 64, C0: 32, C1: 64, DstC: 32, D: 0}.Copy(m.dev[0].F32(34503616, 73728), m.dev[1].F32(35894464, 36864))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 64, C0: 32, C1: 64, DstC: 32, D: 0}.Copy(m.dev[0].F32(15236032, 73728), m.dev[1].F32(16626880, 36864))
 	// transfer: gradient of pool4 channels 0-32 from fc5 on GPU 1 (GPU 1 → GPU 0), 147456 bytes
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[1].F32(34034880, 73728), m.dev[0].F32(34208704, 36864))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[1].F32(14767296, 73728), m.dev[0].F32(14941120, 36864))
 	// sum the gradient of pool4 channels 0-32 from fc5 on GPU 1
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 32, D: 0}.Add(m.dev[0].F32(34208704, 36864), m.dev[0].F32(36215744, 36864))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 32, C0: 0, C1: 32, DstC: 32, D: 0}.Add(m.dev[0].F32(14941120, 36864), m.dev[0].F32(16948160, 36864))
 	// sum the gradient of pool4 channels 32-64 from fc5 on GPU 1
-	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 64, C0: 32, C1: 64, DstC: 32, D: 0}.Add(m.dev[1].F32(34034880, 73728), m.dev[1].F32(35894464, 36864))
+	cpu.ChannelCopy{N: 128, HW: 9, SrcC: 64, C0: 32, C1: 64, DstC: 32, D: 0}.Add(m.dev[1].F32(14767296, 73728), m.dev[1].F32(16626880, 36864))
 
 	// pool4 on GPU 0: backward of maxpool
-	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Backward(m.dev[0].I32(36477888, 36864), m.dev[0].F32(36215744, 36864), m.dev[0].F32(34208704, 200704))
+	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Backward(m.dev[0].I32(17210304, 36864), m.dev[0].F32(16948160, 36864), m.dev[0].F32(14941120, 200704))
 	// pool4 on GPU 1: backward of maxpool
-	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Backward(m.dev[1].I32(35747008, 36864), m.dev[1].F32(35894464, 36864), m.dev[1].F32(33739968, 200704))
+	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Backward(m.dev[1].I32(16479424, 36864), m.dev[1].F32(16626880, 36864), m.dev[1].F32(14472384, 200704))
 
 	// conv4 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Backward(m.dev[0].F32(35011520, 301056), m.dev[0].F32(565696, 13824), m.dev[0].F32(33405888, 200704), m.dev[0].F32(34208704, 200704), m.dev[0].F32(36215744, 301056), m.dev[0].F32(1849088, 13824), m.dev[0].F32(1904384, 32), m.dev[0].F32(41434048, 84672))
+	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Backward(m.dev[0].F32(15743936, 301056), m.dev[0].F32(565696, 13824), m.dev[0].F32(14138304, 200704), m.dev[0].F32(14941120, 200704), m.dev[0].F32(16948160, 301056), m.dev[0].F32(1849088, 13824), m.dev[0].F32(1904384, 32), m.dev[0].F32(23772096, 84672))
 	// conv4 on GPU 1: backward of conv
-	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Backward(m.dev[1].F32(34542784, 301056), m.dev[1].F32(163776, 13824), m.dev[1].F32(32937152, 200704), m.dev[1].F32(33739968, 200704), m.dev[1].F32(35747008, 301056), m.dev[1].F32(1400896, 13824), m.dev[1].F32(1456192, 32), m.dev[1].F32(41366720, 84672))
+	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Backward(m.dev[1].F32(15275200, 301056), m.dev[1].F32(163776, 13824), m.dev[1].F32(13669568, 200704), m.dev[1].F32(14472384, 200704), m.dev[1].F32(16479424, 301056), m.dev[1].F32(1400896, 13824), m.dev[1].F32(1456192, 32), m.dev[1].F32(23704768, 84672))
 
 	// conv3 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Backward(m.dev[0].F32(31800256, 401408), m.dev[0].F32(454912, 27648), m.dev[0].F32(35011520, 301056), m.dev[0].F32(36215744, 301056), m.dev[0].F32(33405888, 401408), m.dev[0].F32(1904512, 27648), m.dev[0].F32(2015104, 48), m.dev[0].F32(41434048, 84672))
+	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Backward(m.dev[0].F32(12532672, 401408), m.dev[0].F32(454912, 27648), m.dev[0].F32(15743936, 301056), m.dev[0].F32(16948160, 301056), m.dev[0].F32(14138304, 401408), m.dev[0].F32(1904512, 27648), m.dev[0].F32(2015104, 48), m.dev[0].F32(23772096, 84672))
 	// conv3 on GPU 1: backward of conv
-	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Backward(m.dev[1].F32(31331520, 401408), m.dev[1].F32(52992, 27648), m.dev[1].F32(34542784, 301056), m.dev[1].F32(35747008, 301056), m.dev[1].F32(32937152, 401408), m.dev[1].F32(1456320, 27648), m.dev[1].F32(1566912, 48), m.dev[1].F32(41366720, 84672))
+	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Backward(m.dev[1].F32(12063936, 401408), m.dev[1].F32(52992, 27648), m.dev[1].F32(15275200, 301056), m.dev[1].F32(16479424, 301056), m.dev[1].F32(13669568, 401408), m.dev[1].F32(1456320, 27648), m.dev[1].F32(1566912, 48), m.dev[1].F32(23704768, 84672))
 	// gradient of pool2 channels 0-32 from conv3 on GPU 0
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[0].F32(33405888, 401408), m.dev[0].F32(35011520, 200704))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[0].F32(14138304, 401408), m.dev[0].F32(15743936, 200704))
 	// transfer: gradient of pool2 channels 32-64 from conv3 on GPU 0 (GPU 0 → GPU 1), 802816 bytes
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 64, C0: 32, C1: 64, DstC: 32, D: 0}.Copy(m.dev[0].F32(33405888, 401408), m.dev[1].F32(34542784, 200704))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 64, C0: 32, C1: 64, DstC: 32, D: 0}.Copy(m.dev[0].F32(14138304, 401408), m.dev[1].F32(15275200, 200704))
 	// transfer: gradient of pool2 channels 0-32 from conv3 on GPU 1 (GPU 1 → GPU 0), 802816 bytes
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[1].F32(32937152, 401408), m.dev[0].F32(31800256, 200704))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 64, C0: 0, C1: 32, DstC: 32, D: 0}.Copy(m.dev[1].F32(13669568, 401408), m.dev[0].F32(12532672, 200704))
 	// sum the gradient of pool2 channels 0-32 from conv3 on GPU 1
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 32, D: 0}.Add(m.dev[0].F32(31800256, 200704), m.dev[0].F32(35011520, 200704))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 32, D: 0}.Add(m.dev[0].F32(12532672, 200704), m.dev[0].F32(15743936, 200704))
 	// sum the gradient of pool2 channels 32-64 from conv3 on GPU 1
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 64, C0: 32, C1: 64, DstC: 32, D: 0}.Add(m.dev[1].F32(32937152, 401408), m.dev[1].F32(34542784, 200704))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 64, C0: 32, C1: 64, DstC: 32, D: 0}.Add(m.dev[1].F32(13669568, 401408), m.dev[1].F32(15275200, 200704))
 
 	// pool2 on GPU 0: backward of maxpool
-	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Backward(m.dev[0].I32(37419968, 200704), m.dev[0].F32(35011520, 200704), m.dev[0].F32(31800256, 802816))
+	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Backward(m.dev[0].I32(18152384, 200704), m.dev[0].F32(15743936, 200704), m.dev[0].F32(12532672, 802816))
 	// pool2 on GPU 1: backward of maxpool
-	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Backward(m.dev[1].I32(36951232, 200704), m.dev[1].F32(34542784, 200704), m.dev[1].F32(31331520, 802816))
+	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Backward(m.dev[1].I32(17683648, 200704), m.dev[1].F32(15275200, 200704), m.dev[1].F32(12063936, 802816))
 
 	// norm2 on GPU 0: backward of lrn
-	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(22166464, 802816), m.dev[0].F32(25377728, 802816), m.dev[0].F32(28588992, 802816), m.dev[0].F32(31800256, 802816), m.dev[0].F32(35011520, 802816), m.dev[0].F32(41434048, 84672))
+	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(9321408, 802816), m.dev[0].F32(12532672, 802816), m.dev[0].F32(15743936, 802816), m.dev[0].F32(23772096, 84672))
 	// norm2 on GPU 1: backward of lrn
-	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[1].F32(21697728, 802816), m.dev[1].F32(24908992, 802816), m.dev[1].F32(28120256, 802816), m.dev[1].F32(31331520, 802816), m.dev[1].F32(34542784, 802816), m.dev[1].F32(41366720, 84672))
+	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[1].F32(8852672, 802816), m.dev[1].F32(12063936, 802816), m.dev[1].F32(15275200, 802816), m.dev[1].F32(23704768, 84672))
 
 	// conv2 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Backward(m.dev[0].F32(38222784, 401408), m.dev[0].F32(403584, 12800), m.dev[0].F32(22166464, 802816), m.dev[0].F32(35011520, 802816), m.dev[0].F32(28588992, 401408), m.dev[0].F32(2015296, 12800), m.dev[0].F32(2066496, 32), m.dev[0].F32(41434048, 84672))
+	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Backward(m.dev[0].F32(18955200, 401408), m.dev[0].F32(403584, 12800), m.dev[0].F32(9321408, 802816), m.dev[0].F32(15743936, 802816), m.dev[0].F32(22166464, 401408), m.dev[0].F32(2015296, 12800), m.dev[0].F32(2066496, 32), m.dev[0].F32(23772096, 84672))
 	// conv2 on GPU 1: backward of conv
-	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Backward(m.dev[1].F32(37754048, 401408), m.dev[1].F32(1664, 12800), m.dev[1].F32(21697728, 802816), m.dev[1].F32(34542784, 802816), m.dev[1].F32(28120256, 401408), m.dev[1].F32(1567104, 12800), m.dev[1].F32(1618304, 32), m.dev[1].F32(41366720, 84672))
+	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Backward(m.dev[1].F32(18486464, 401408), m.dev[1].F32(1664, 12800), m.dev[1].F32(8852672, 802816), m.dev[1].F32(15275200, 802816), m.dev[1].F32(21697728, 401408), m.dev[1].F32(1567104, 12800), m.dev[1].F32(1618304, 32), m.dev[1].F32(23704768, 84672))
 
 	// pool1 on GPU 0: backward of maxpool
-	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Backward(m.dev[0].I32(39828416, 401408), m.dev[0].F32(28588992, 401408), m.dev[0].F32(22166464, 1605632))
+	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Backward(m.dev[0].I32(20560832, 401408), m.dev[0].F32(22166464, 401408), m.dev[0].F32(9321408, 1605632))
 	// pool1 on GPU 1: backward of maxpool
-	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Backward(m.dev[1].I32(39359680, 401408), m.dev[1].F32(28120256, 401408), m.dev[1].F32(21697728, 1605632))
+	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Backward(m.dev[1].I32(20092096, 401408), m.dev[1].F32(21697728, 401408), m.dev[1].F32(8852672, 1605632))
 
 	// norm1 on GPU 0: backward of lrn
-	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(2898880, 1605632), m.dev[0].F32(9321408, 1605632), m.dev[0].F32(15743936, 1605632), m.dev[0].F32(22166464, 1605632), m.dev[0].F32(28588992, 1605632), m.dev[0].F32(41434048, 84672))
+	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[0].F32(2898880, 1605632), m.dev[0].F32(9321408, 1605632), m.dev[0].F32(15743936, 1605632), m.dev[0].F32(23772096, 84672))
 	// norm1 on GPU 1: backward of lrn
-	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[1].F32(2430144, 1605632), m.dev[1].F32(8852672, 1605632), m.dev[1].F32(15275200, 1605632), m.dev[1].F32(21697728, 1605632), m.dev[1].F32(28120256, 1605632), m.dev[1].F32(41366720, 84672))
+	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Backward(m.dev[1].F32(2430144, 1605632), m.dev[1].F32(8852672, 1605632), m.dev[1].F32(15275200, 1605632), m.dev[1].F32(23704768, 84672))
 
 	// conv1 on GPU 0: backward of conv
-	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Backward(m.dev[0].F32(0, 100352), m.dev[0].F32(401920, 400), m.dev[0].F32(2898880, 1605632), m.dev[0].F32(28588992, 1605632), nil, m.dev[0].F32(2066624, 400), m.dev[0].F32(2068224, 16), m.dev[0].F32(41434048, 84672))
+	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Backward(m.dev[0].F32(0, 100352), m.dev[0].F32(401920, 400), m.dev[0].F32(2898880, 1605632), m.dev[0].F32(15743936, 1605632), nil, m.dev[0].F32(2066624, 400), m.dev[0].F32(2068224, 16), m.dev[0].F32(23772096, 84672))
 	// conv1 on GPU 1: backward of conv
-	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Backward(m.dev[1].F32(40965312, 100352), m.dev[1].F32(0, 400), m.dev[1].F32(2430144, 1605632), m.dev[1].F32(28120256, 1605632), nil, m.dev[1].F32(1618432, 400), m.dev[1].F32(1620032, 16), m.dev[1].F32(41366720, 84672))
+	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Backward(m.dev[1].F32(23303360, 100352), m.dev[1].F32(0, 400), m.dev[1].F32(2430144, 1605632), m.dev[1].F32(15275200, 1605632), nil, m.dev[1].F32(1618432, 400), m.dev[1].F32(1620032, 16), m.dev[1].F32(23704768, 84672))
 
 	// SGD update of every weight and bias, on the device that holds it.
 
@@ -658,10 +658,10 @@ var params = []tensor{
 
 // buffers are the float32 buffers of the training program, for Buffer.
 var buffers = []tensor{
-	{"scratch.dev0", 0, 41434048, 84672, []int{84672}},
-	{"scratch.dev1", 1, 41366720, 84672, []int{84672}},
+	{"scratch.dev0", 0, 23772096, 84672, []int{84672}},
+	{"scratch.dev1", 1, 23704768, 84672, []int{84672}},
 	{"data", 0, 0, 100352, []int{128, 1, 28, 28}},
-	{"data.dev1", 1, 40965312, 100352, []int{128, 1, 28, 28}},
+	{"data.dev1", 1, 23303360, 100352, []int{128, 1, 28, 28}},
 	{"conv1.gpu0.out", 0, 2898880, 1605632, []int{128, 16, 28, 28}},
 	{"conv1.gpu0.weight", 0, 401920, 400, []int{16, 1, 5, 5}},
 	{"conv1.gpu0.bias", 0, 403520, 16, []int{16}},
@@ -669,103 +669,99 @@ var buffers = []tensor{
 	{"conv1.gpu1.weight", 1, 0, 400, []int{16, 1, 5, 5}},
 	{"conv1.gpu1.bias", 1, 1600, 16, []int{16}},
 	{"norm1.gpu0.out", 0, 9321408, 1605632, []int{128, 16, 28, 28}},
-	{"norm1.gpu0.scale", 0, 15743936, 1605632, []int{128, 16, 28, 28}},
 	{"norm1.gpu1.out", 1, 8852672, 1605632, []int{128, 16, 28, 28}},
-	{"norm1.gpu1.scale", 1, 15275200, 1605632, []int{128, 16, 28, 28}},
-	{"pool1.gpu0.out", 0, 38222784, 401408, []int{128, 16, 14, 14}},
-	{"pool1.gpu1.out", 1, 37754048, 401408, []int{128, 16, 14, 14}},
-	{"conv2.gpu0.out", 0, 22166464, 802816, []int{128, 32, 14, 14}},
+	{"pool1.gpu0.out", 0, 18955200, 401408, []int{128, 16, 14, 14}},
+	{"pool1.gpu1.out", 1, 18486464, 401408, []int{128, 16, 14, 14}},
+	{"conv2.gpu0.out", 0, 9321408, 802816, []int{128, 32, 14, 14}},
 	{"conv2.gpu0.weight", 0, 403584, 12800, []int{32, 16, 5, 5}},
 	{"conv2.gpu0.bias", 0, 454784, 32, []int{32}},
-	{"conv2.gpu1.out", 1, 21697728, 802816, []int{128, 32, 14, 14}},
+	{"conv2.gpu1.out", 1, 8852672, 802816, []int{128, 32, 14, 14}},
 	{"conv2.gpu1.weight", 1, 1664, 12800, []int{32, 16, 5, 5}},
 	{"conv2.gpu1.bias", 1, 52864, 32, []int{32}},
-	{"norm2.gpu0.out", 0, 25377728, 802816, []int{128, 32, 14, 14}},
-	{"norm2.gpu0.scale", 0, 28588992, 802816, []int{128, 32, 14, 14}},
-	{"norm2.gpu1.out", 1, 24908992, 802816, []int{128, 32, 14, 14}},
-	{"norm2.gpu1.scale", 1, 28120256, 802816, []int{128, 32, 14, 14}},
-	{"pool2.gpu0.out", 0, 33405888, 200704, []int{128, 32, 7, 7}},
-	{"pool2.gpu1.out", 1, 32937152, 200704, []int{128, 32, 7, 7}},
-	{"conv3.gpu0.in", 0, 31800256, 401408, []int{128, 64, 7, 7}},
-	{"conv3.gpu0.out", 0, 35011520, 301056, []int{128, 48, 7, 7}},
+	{"norm2.gpu0.out", 0, 12532672, 802816, []int{128, 32, 14, 14}},
+	{"norm2.gpu1.out", 1, 12063936, 802816, []int{128, 32, 14, 14}},
+	{"pool2.gpu0.out", 0, 16948160, 200704, []int{128, 32, 7, 7}},
+	{"pool2.gpu1.out", 1, 15275200, 200704, []int{128, 32, 7, 7}},
+	{"conv3.gpu0.in", 0, 12532672, 401408, []int{128, 64, 7, 7}},
+	{"conv3.gpu0.out", 0, 15743936, 301056, []int{128, 48, 7, 7}},
 	{"conv3.gpu0.weight", 0, 454912, 27648, []int{48, 64, 3, 3}},
 	{"conv3.gpu0.bias", 0, 565504, 48, []int{48}},
-	{"conv3.gpu1.in", 1, 31331520, 401408, []int{128, 64, 7, 7}},
-	{"conv3.gpu1.out", 1, 34542784, 301056, []int{128, 48, 7, 7}},
+	{"conv3.gpu1.in", 1, 12063936, 401408, []int{128, 64, 7, 7}},
+	{"conv3.gpu1.out", 1, 15275200, 301056, []int{128, 48, 7, 7}},
 	{"conv3.gpu1.weight", 1, 52992, 27648, []int{48, 64, 3, 3}},
 	{"conv3.gpu1.bias", 1, 163584, 48, []int{48}},
-	{"conv4.gpu0.out", 0, 33405888, 200704, []int{128, 32, 7, 7}},
+	{"conv4.gpu0.out", 0, 14138304, 200704, []int{128, 32, 7, 7}},
 	{"conv4.gpu0.weight", 0, 565696, 13824, []int{32, 48, 3, 3}},
 	{"conv4.gpu0.bias", 0, 620992, 32, []int{32}},
-	{"conv4.gpu1.out", 1, 32937152, 200704, []int{128, 32, 7, 7}},
+	{"conv4.gpu1.out", 1, 13669568, 200704, []int{128, 32, 7, 7}},
 	{"conv4.gpu1.weight", 1, 163776, 13824, []int{32, 48, 3, 3}},
 	{"conv4.gpu1.bias", 1, 219072, 32, []int{32}},
-	{"pool4.gpu0.out", 0, 34503616, 36864, []int{128, 32, 3, 3}},
-	{"pool4.gpu1.out", 1, 34034880, 36864, []int{128, 32, 3, 3}},
-	{"fc5.gpu0.in", 0, 34208704, 73728, []int{128, 64, 3, 3}},
-	{"fc5.gpu0.out", 0, 34798528, 32768, []int{128, 256}},
+	{"pool4.gpu0.out", 0, 15236032, 36864, []int{128, 32, 3, 3}},
+	{"pool4.gpu1.out", 1, 14767296, 36864, []int{128, 32, 3, 3}},
+	{"fc5.gpu0.in", 0, 14941120, 73728, []int{128, 64, 3, 3}},
+	{"fc5.gpu0.out", 0, 15530944, 32768, []int{128, 256}},
 	{"fc5.gpu0.weight", 0, 621120, 147456, []int{256, 576}},
 	{"fc5.gpu0.bias", 0, 1210944, 256, []int{256}},
-	{"fc5.gpu1.in", 1, 33739968, 73728, []int{128, 64, 3, 3}},
-	{"fc5.gpu1.out", 1, 34329792, 32768, []int{128, 256}},
+	{"fc5.gpu1.in", 1, 14472384, 73728, []int{128, 64, 3, 3}},
+	{"fc5.gpu1.out", 1, 15062208, 32768, []int{128, 256}},
 	{"fc5.gpu1.weight", 1, 219200, 147456, []int{256, 576}},
 	{"fc5.gpu1.bias", 1, 809024, 256, []int{256}},
-	{"drop5.gpu0.out", 0, 36215744, 32768, []int{128, 256}},
-	{"drop5.gpu1.out", 1, 34034880, 32768, []int{128, 256}},
-	{"fc6.in", 0, 34503616, 65536, []int{128, 512}},
-	{"fc6.out", 0, 34929600, 1280, []int{128, 10}},
+	{"drop5.gpu0.out", 0, 16948160, 32768, []int{128, 256}},
+	{"drop5.gpu1.out", 1, 14767296, 32768, []int{128, 256}},
+	{"fc6.in", 0, 15236032, 65536, []int{128, 512}},
+	{"fc6.out", 0, 15662016, 1280, []int{128, 10}},
 	{"fc6.weight", 0, 1211968, 5120, []int{10, 512}},
 	{"fc6.bias", 0, 1232448, 10, []int{10}},
 	{"loss.out", 0, 1232512, 1280, []int{128, 10}},
 	{"loss", 0, 1237632, 1, []int{1}},
-	{"fc6.out.grad", 0, 34934720, 1280, []int{128, 10}},
-	{"fc6.in.grad", 0, 36215744, 65536, []int{128, 512}},
+	{"fc6.out.grad", 0, 15667136, 1280, []int{128, 10}},
+	{"fc6.in.grad", 0, 16948160, 65536, []int{128, 512}},
 	{"fc6.weight.grad", 0, 1237696, 5120, []int{10, 512}},
 	{"fc6.bias.grad", 0, 1258176, 10, []int{10}},
-	{"drop5.gpu0.out.grad", 0, 34503616, 32768, []int{128, 256}},
-	{"drop5.gpu1.out.grad", 1, 34034880, 32768, []int{128, 256}},
-	{"fc5.gpu0.out.grad", 0, 36215744, 32768, []int{128, 256}},
-	{"fc5.gpu1.out.grad", 1, 35894464, 32768, []int{128, 256}},
-	{"fc5.gpu0.in.grad", 0, 34503616, 73728, []int{128, 64, 3, 3}},
-	{"fc5.gpu1.in.grad", 1, 34034880, 73728, []int{128, 64, 3, 3}},
+	{"drop5.gpu0.out.grad", 0, 15236032, 32768, []int{128, 256}},
+	{"drop5.gpu1.out.grad", 1, 14767296, 32768, []int{128, 256}},
+	{"fc5.gpu0.out.grad", 0, 16948160, 32768, []int{128, 256}},
+	{"fc5.gpu1.out.grad", 1, 16626880, 32768, []int{128, 256}},
+	{"fc5.gpu0.in.grad", 0, 15236032, 73728, []int{128, 64, 3, 3}},
+	{"fc5.gpu1.in.grad", 1, 14767296, 73728, []int{128, 64, 3, 3}},
 	{"fc5.gpu0.weight.grad", 0, 1258240, 147456, []int{256, 576}},
 	{"fc5.gpu0.bias.grad", 0, 1848064, 256, []int{256}},
 	{"fc5.gpu1.weight.grad", 1, 810048, 147456, []int{256, 576}},
 	{"fc5.gpu1.bias.grad", 1, 1399872, 256, []int{256}},
-	{"pool4.gpu0.out.grad", 0, 36215744, 36864, []int{128, 32, 3, 3}},
-	{"pool4.gpu1.out.grad", 1, 35894464, 36864, []int{128, 32, 3, 3}},
-	{"fc5.gpu1.in.grad.to0", 0, 34208704, 36864, []int{128, 32, 3, 3}},
-	{"conv4.gpu0.out.grad", 0, 34208704, 200704, []int{128, 32, 7, 7}},
-	{"conv4.gpu1.out.grad", 1, 33739968, 200704, []int{128, 32, 7, 7}},
-	{"conv3.gpu0.out.grad", 0, 36215744, 301056, []int{128, 48, 7, 7}},
-	{"conv3.gpu1.out.grad", 1, 35747008, 301056, []int{128, 48, 7, 7}},
+	{"pool4.gpu0.out.grad", 0, 16948160, 36864, []int{128, 32, 3, 3}},
+	{"pool4.gpu1.out.grad", 1, 16626880, 36864, []int{128, 32, 3, 3}},
+	{"fc5.gpu1.in.grad.to0", 0, 14941120, 36864, []int{128, 32, 3, 3}},
+	{"conv4.gpu0.out.grad", 0, 14941120, 200704, []int{128, 32, 7, 7}},
+	{"conv4.gpu1.out.grad", 1, 14472384, 200704, []int{128, 32, 7, 7}},
+	{"conv3.gpu0.out.grad", 0, 16948160, 301056, []int{128, 48, 7, 7}},
+	{"conv3.gpu1.out.grad", 1, 16479424, 301056, []int{128, 48, 7, 7}},
 	{"conv4.gpu0.weight.grad", 0, 1849088, 13824, []int{32, 48, 3, 3}},
 	{"conv4.gpu0.bias.grad", 0, 1904384, 32, []int{32}},
 	{"conv4.gpu1.weight.grad", 1, 1400896, 13824, []int{32, 48, 3, 3}},
 	{"conv4.gpu1.bias.grad", 1, 1456192, 32, []int{32}},
-	{"conv3.gpu0.in.grad", 0, 33405888, 401408, []int{128, 64, 7, 7}},
-	{"conv3.gpu1.in.grad", 1, 32937152, 401408, []int{128, 64, 7, 7}},
+	{"conv3.gpu0.in.grad", 0, 14138304, 401408, []int{128, 64, 7, 7}},
+	{"conv3.gpu1.in.grad", 1, 13669568, 401408, []int{128, 64, 7, 7}},
 	{"conv3.gpu0.weight.grad", 0, 1904512, 27648, []int{48, 64, 3, 3}},
 	{"conv3.gpu0.bias.grad", 0, 2015104, 48, []int{48}},
 	{"conv3.gpu1.weight.grad", 1, 1456320, 27648, []int{48, 64, 3, 3}},
 	{"conv3.gpu1.bias.grad", 1, 1566912, 48, []int{48}},
-	{"pool2.gpu0.out.grad", 0, 35011520, 200704, []int{128, 32, 7, 7}},
-	{"pool2.gpu1.out.grad", 1, 34542784, 200704, []int{128, 32, 7, 7}},
-	{"conv3.gpu1.in.grad.to0", 0, 31800256, 200704, []int{128, 32, 7, 7}},
-	{"norm2.gpu0.out.grad", 0, 31800256, 802816, []int{128, 32, 14, 14}},
-	{"norm2.gpu1.out.grad", 1, 31331520, 802816, []int{128, 32, 14, 14}},
-	{"conv2.gpu0.out.grad", 0, 35011520, 802816, []int{128, 32, 14, 14}},
-	{"conv2.gpu1.out.grad", 1, 34542784, 802816, []int{128, 32, 14, 14}},
-	{"pool1.gpu0.out.grad", 0, 28588992, 401408, []int{128, 16, 14, 14}},
-	{"pool1.gpu1.out.grad", 1, 28120256, 401408, []int{128, 16, 14, 14}},
+	{"pool2.gpu0.out.grad", 0, 15743936, 200704, []int{128, 32, 7, 7}},
+	{"pool2.gpu1.out.grad", 1, 15275200, 200704, []int{128, 32, 7, 7}},
+	{"conv3.gpu1.in.grad.to0", 0, 12532672, 200704, []int{128, 32, 7, 7}},
+	{"norm2.gpu0.out.grad", 0, 12532672, 802816, []int{128, 32, 14, 14}},
+	{"norm2.gpu1.out.grad", 1, 12063936, 802816, []int{128, 32, 14, 14}},
+	{"conv2.gpu0.out.grad", 0, 15743936, 802816, []int{128, 32, 14, 14}},
+	{"conv2.gpu1.out.grad", 1, 15275200, 802816, []int{128, 32, 14, 14}},
+	{"pool1.gpu0.out.grad", 0, 22166464, 401408, []int{128, 16, 14, 14}},
+	{"pool1.gpu1.out.grad", 1, 21697728, 401408, []int{128, 16, 14, 14}},
 	{"conv2.gpu0.weight.grad", 0, 2015296, 12800, []int{32, 16, 5, 5}},
 	{"conv2.gpu0.bias.grad", 0, 2066496, 32, []int{32}},
 	{"conv2.gpu1.weight.grad", 1, 1567104, 12800, []int{32, 16, 5, 5}},
 	{"conv2.gpu1.bias.grad", 1, 1618304, 32, []int{32}},
-	{"norm1.gpu0.out.grad", 0, 22166464, 1605632, []int{128, 16, 28, 28}},
-	{"norm1.gpu1.out.grad", 1, 21697728, 1605632, []int{128, 16, 28, 28}},
-	{"conv1.gpu0.out.grad", 0, 28588992, 1605632, []int{128, 16, 28, 28}},
-	{"conv1.gpu1.out.grad", 1, 28120256, 1605632, []int{128, 16, 28, 28}},
+	{"norm1.gpu0.out.grad", 0, 9321408, 1605632, []int{128, 16, 28, 28}},
+	{"norm1.gpu1.out.grad", 1, 8852672, 1605632, []int{128, 16, 28, 28}},
+	{"conv1.gpu0.out.grad", 0, 15743936, 1605632, []int{128, 16, 28, 28}},
+	{"conv1.gpu1.out.grad", 1, 15275200, 1605632, []int{128, 16, 28, 28}},
 	{"conv1.gpu0.weight.grad", 0, 2066624, 400, []int{16, 1, 5, 5}},
 	{"conv1.gpu0.bias.grad", 0, 2068224, 16, []int{16}},
 	{"conv1.gpu1.weight.grad", 1, 1618432, 400, []int{16, 1, 5, 5}},

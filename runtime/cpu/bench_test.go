@@ -55,8 +55,8 @@ func BenchmarkSgemm512NT(b *testing.B) { benchmarkSgemm(b, false, true) }
 func BenchmarkLRN(b *testing.B) {
 	p := LRN{N: 8, C: 96, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 1e-4, Beta: 0.75}
 	x := randn(NewRNG(3, 3), p.TensorSize(), 1)
-	y, scale := make([]float32, p.TensorSize()), make([]float32, p.ScaleSize())
+	y := make([]float32, p.TensorSize())
 	for b.Loop() {
-		p.Forward(x, y, scale)
+		p.Forward(x, y)
 	}
 }

@@ -36,16 +36,29 @@ func (p ChannelCopy) Reverse() ChannelCopy {
 	return ChannelCopy{N: p.N, HW: p.HW, SrcC: p.DstC, C0: p.D, C1: p.D + p.C1 - p.C0, DstC: p.SrcC, D: p.C0}
 }
 
+// Copy and Add split the images among the worker pool's parts when there is
+// enough to move (see tryParts); each image's channels are one contiguous
+// run in both tensors.
+
+// channelJob is the parallel region of Copy and Add.
+type channelJob struct {
+	p        ChannelCopy
+	add      bool
+	src, dst []float32
+}
+
+var channelRun channelJob
+
+func (j *channelJob) do(i, n int) {
+	lo, hi := share(i, n, j.p.N)
+	j.p.images(lo, hi, j.add, j.src, j.dst)
+}
+
 // Copy overwrites the destination channels with the source channels; other
 // channels of dst are untouched.
 func (p ChannelCopy) Copy(src, dst []float32) {
 	p.check("ChannelCopy.Copy", src, dst)
-	n := (p.C1 - p.C0) * p.HW
-	for i := 0; i < p.N; i++ {
-		s := (i*p.SrcC + p.C0) * p.HW
-		d := (i*p.DstC + p.D) * p.HW
-		copy(dst[d:d+n], src[s:s+n])
-	}
+	p.run(false, src, dst)
 }
 
 // Add adds the source channels into the destination channels. The backward
@@ -53,11 +66,32 @@ func (p ChannelCopy) Copy(src, dst []float32) {
 // is the sum of what each sends back.
 func (p ChannelCopy) Add(src, dst []float32) {
 	p.check("ChannelCopy.Add", src, dst)
+	p.run(true, src, dst)
+}
+
+// run does Copy or Add, in parallel if it is worth it.
+func (p ChannelCopy) run(add bool, src, dst []float32) {
+	if parts := tryParts(p.N*(p.C1-p.C0)*p.HW, p.N); parts > 1 {
+		channelRun = channelJob{p, add, src, dst}
+		runParts(&channelRun, parts)
+		channelRun = channelJob{}
+		par.mu.Unlock()
+		return
+	}
+	p.images(0, p.N, add, src, dst)
+}
+
+// images copies or adds the channels of images [lo, hi).
+func (p ChannelCopy) images(lo, hi int, add bool, src, dst []float32) {
 	n := (p.C1 - p.C0) * p.HW
-	for i := 0; i < p.N; i++ {
+	for i := lo; i < hi; i++ {
 		s := (i*p.SrcC + p.C0) * p.HW
 		d := (i*p.DstC + p.D) * p.HW
-		axpyRow(1, src[s:s+n], dst[d:d+n])
+		if add {
+			axpyRow(1, src[s:s+n], dst[d:d+n])
+		} else {
+			copy(dst[d:d+n], src[s:s+n])
+		}
 	}
 }
 

@@ -54,13 +54,48 @@ func (p Dropout) Train(rng *RNG, x, y []float32, mask []uint8) {
 	}
 }
 
+// Train stays serial: its draws must come from rng in unit order, so that a
+// run is reproducible from its seed. Test and Backward split the units among
+// the worker pool's parts when there are enough of them (see tryParts).
+
+// dropoutJob is the parallel region of Test (mask nil) and Backward.
+type dropoutJob struct {
+	p    Dropout
+	x, y []float32
+	mask []uint8
+}
+
+var dropoutRun dropoutJob
+
+func (j *dropoutJob) do(i, n int) {
+	lo, hi := chunk(i, n, j.p.Len)
+	if j.mask == nil {
+		j.p.test(j.x[lo:hi], j.y[lo:hi])
+	} else {
+		j.p.backward(j.mask[lo:hi], j.x[lo:hi], j.y[lo:hi])
+	}
+}
+
 // Test writes y = x·(1−Rate), the paper's test-time scaling. y may be the
 // same slice as x.
 func (p Dropout) Test(x, y []float32) {
 	checkLen("Dropout.Test", "x", p.Len, x)
 	checkLen("Dropout.Test", "y", p.Len, y)
-	keep := 1 - p.Rate
 	x, y = x[:p.Len], y[:p.Len]
+	if parts := tryParts(p.Len, p.Len/16); parts > 1 {
+		dropoutRun = dropoutJob{p: p, x: x, y: y}
+		runParts(&dropoutRun, parts)
+		dropoutRun = dropoutJob{}
+		par.mu.Unlock()
+		return
+	}
+	p.test(x, y)
+}
+
+// test is Test on the calling goroutine, for as many units as x holds.
+func (p Dropout) test(x, y []float32) {
+	keep := 1 - p.Rate
+	y = y[:len(x)]
 	for i, v := range x {
 		y[i] = v * keep
 	}
@@ -75,6 +110,20 @@ func (p Dropout) Backward(mask []uint8, dy, dx []float32) {
 		panic(fmt.Sprintf("cpu.Dropout.Backward: mask has %d elements, needs %d", len(mask), p.Len))
 	}
 	dy, dx, mask = dy[:p.Len], dx[:p.Len], mask[:p.Len]
+	if parts := tryParts(p.Len, p.Len/16); parts > 1 {
+		dropoutRun = dropoutJob{p, dy, dx, mask}
+		runParts(&dropoutRun, parts)
+		dropoutRun = dropoutJob{}
+		par.mu.Unlock()
+		return
+	}
+	p.backward(mask, dy, dx)
+}
+
+// backward is Backward on the calling goroutine, for as many units as mask
+// holds.
+func (p Dropout) backward(mask []uint8, dy, dx []float32) {
+	dy, dx = dy[:len(mask)], dx[:len(mask)]
 	for i, m := range mask {
 		if m != 0 {
 			dx[i] = dy[i]

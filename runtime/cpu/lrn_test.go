@@ -32,14 +32,13 @@ func TestLRNGradients(t *testing.T) {
 			// Channels outside the slice must come out as they went in.
 			y := make([]float32, p.TensorSize())
 			dx := make([]float32, p.TensorSize())
-			scale := make([]float32, p.ScaleSize())
-			p.Forward(x, y, scale)
+			p.Forward(x, y)
 			x64, dy64 := to64(x), to64(dy)
 			f := func() []float64 { return refLRN(p, x64) }
 			expectClose(t, "forward y", y, f(), fwdTol)
 
 			// dy outside the slice must not leak into dx.
-			p.Backward(x, y, scale, dy, dx, make([]float32, p.BackwardScratch()))
+			p.Backward(x, dy, dx, make([]float32, p.BackwardScratch()))
 			expectClose(t, "dx", dx, numGrad(f, x64, dy64), bwdTol)
 		})
 	}
@@ -66,14 +65,12 @@ func TestLRNSliceIsSeparateTensor(t *testing.T) {
 	for i := range y {
 		y[i], dx[i] = sentinel, sentinel
 	}
-	scale := make([]float32, full.ScaleSize())
-	full.Forward(x, y, scale)
-	full.Backward(x, y, scale, dy, dx, make([]float32, full.BackwardScratch()))
+	full.Forward(x, y)
+	full.Backward(x, dy, dx, make([]float32, full.BackwardScratch()))
 
 	ys, dxs := make([]float32, part.TensorSize()), make([]float32, part.TensorSize())
-	scales := make([]float32, part.ScaleSize())
-	part.Forward(xs, ys, scales)
-	part.Backward(xs, ys, scales, dys, dxs, make([]float32, part.BackwardScratch()))
+	part.Forward(xs, ys)
+	part.Backward(xs, dys, dxs, make([]float32, part.BackwardScratch()))
 
 	hw := 6
 	for n := 0; n < 2; n++ {
@@ -104,9 +101,8 @@ func TestLRNConventions(t *testing.T) {
 	mean.Alpha, mean.Convention = 5e-4, AlphaMean
 	x := []float32{10, 20, 30, 40, 50}
 	y1, y2 := make([]float32, 5), make([]float32, 5)
-	s1, s2 := make([]float32, 5), make([]float32, 5)
-	sum.Forward(x, y1, s1)
-	mean.Forward(x, y2, s2)
+	sum.Forward(x, y1)
+	mean.Forward(x, y2)
 	for c := range x {
 		if math.Abs(float64(y1[c]-y2[c])) > 1e-6*math.Abs(float64(y1[c])) {
 			t.Errorf("channel %d: sum convention %g, mean convention with 5α %g", c, y1[c], y2[c])

@@ -21,6 +21,31 @@ func (p SoftmaxLoss) Validate() error {
 	return nil
 }
 
+// The softmax kernels split the batch's rows among the worker pool's parts
+// when there are enough exponentials to repay it (see tryParts); every row
+// is computed as the serial loop computes it, and the loss adds the rows'
+// terms in row order, so results do not depend on the thread count.
+
+// softmaxJob is the parallel region of Softmax and Loss: it writes the rows'
+// probabilities and, for Loss, their terms of the loss into terms.
+type softmaxJob struct {
+	p            SoftmaxLoss
+	logits, prob []float32
+	labels       []int32
+	terms        []float64
+}
+
+var softmaxRun softmaxJob
+
+func (j *softmaxJob) do(i, n int) {
+	lo, hi := share(i, n, j.p.N)
+	j.p.rows(lo, hi, j.logits, j.prob, j.labels, j.terms)
+}
+
+// lossTerms holds Loss's per-row terms; it is guarded by par.mu and kept
+// between calls.
+var lossTerms []float64
+
 // Softmax writes the class probabilities of each row of logits into prob.
 // It subtracts the row maximum first, so that no exponential overflows.
 // prob may be the same slice as logits.
@@ -28,14 +53,41 @@ func (p SoftmaxLoss) Softmax(logits, prob []float32) {
 	size := p.N * p.Classes
 	checkLen("SoftmaxLoss.Softmax", "logits", size, logits)
 	checkLen("SoftmaxLoss.Softmax", "prob", size, prob)
-	for n := 0; n < p.N; n++ {
-		z := logits[n*p.Classes : (n+1)*p.Classes]
-		q := prob[n*p.Classes : (n+1)*p.Classes]
-		m, lse := logSumExp(z)
-		for i, v := range z {
-			q[i] = float32(math.Exp(float64(v) - m - lse))
+	if parts := tryParts(2*size*expCost, p.N); parts > 1 {
+		softmaxRun = softmaxJob{p: p, logits: logits, prob: prob}
+		runParts(&softmaxRun, parts)
+		softmaxRun = softmaxJob{}
+		par.mu.Unlock()
+		return
+	}
+	p.rows(0, p.N, logits, prob, nil, nil)
+}
+
+// rows writes the probabilities of rows [lo, hi) and, if terms is not nil,
+// each row's term of the loss into terms[n].
+func (p SoftmaxLoss) rows(lo, hi int, logits, prob []float32, labels []int32, terms []float64) {
+	for n := lo; n < hi; n++ {
+		t := p.row(n, logits, prob, labels)
+		if terms != nil {
+			terms[n] = t
 		}
 	}
+}
+
+// row writes the probabilities of row n and returns its term of the loss,
+// m + lse − z[label], or 0 if labels is nil.
+func (p SoftmaxLoss) row(n int, logits, prob []float32, labels []int32) (term float64) {
+	z := logits[n*p.Classes : (n+1)*p.Classes]
+	q := prob[n*p.Classes : (n+1)*p.Classes]
+	m, lse := logSumExp(z)
+	if labels != nil {
+		// Read before the row is overwritten, as prob may be logits.
+		term = m + lse - float64(z[labels[n]])
+	}
+	for i, v := range z {
+		q[i] = float32(math.Exp(float64(v) - m - lse))
+	}
+	return term
 }
 
 // logSumExp returns the maximum m of z and log Σ exp(z − m), in float64 so
@@ -57,16 +109,44 @@ func logSumExp(z []float32) (m, lse float64) {
 // computed as log-sum-exp minus the true logit so that it stays finite even
 // when the true class's probability underflows float32.
 func (p SoftmaxLoss) Loss(logits []float32, labels []int32, prob []float32) float64 {
+	size := p.N * p.Classes
+	checkLen("SoftmaxLoss.Loss", "logits", size, logits)
+	checkLen("SoftmaxLoss.Loss", "prob", size, prob)
 	checkLen32("SoftmaxLoss.Loss", "labels", p.N, labels)
 	p.checkLabels("SoftmaxLoss.Loss", labels)
 	var total float64
-	for n := 0; n < p.N; n++ {
-		z := logits[n*p.Classes : (n+1)*p.Classes]
-		m, lse := logSumExp(z)
-		total += m + lse - float64(z[labels[n]])
+	if parts := tryParts(2*size*expCost, p.N); parts > 1 {
+		if len(lossTerms) < p.N {
+			lossTerms = make([]float64, p.N)
+		}
+		terms := lossTerms[:p.N]
+		softmaxRun = softmaxJob{p, logits, prob, labels, terms}
+		runParts(&softmaxRun, parts)
+		softmaxRun = softmaxJob{}
+		for _, v := range terms {
+			total += v
+		}
+		par.mu.Unlock()
+		return total / float64(p.N)
 	}
-	p.Softmax(logits, prob)
+	for n := 0; n < p.N; n++ {
+		total += p.row(n, logits, prob, labels)
+	}
 	return total / float64(p.N)
+}
+
+// softmaxBwdJob is Backward's parallel region.
+type softmaxBwdJob struct {
+	p             SoftmaxLoss
+	prob, dlogits []float32
+	labels        []int32
+}
+
+var softmaxBwd softmaxBwdJob
+
+func (j *softmaxBwdJob) do(i, n int) {
+	lo, hi := share(i, n, j.p.N)
+	j.p.backwardRows(lo, hi, j.prob, j.labels, j.dlogits)
 }
 
 // Backward writes the gradient of the mean loss with respect to the logits,
@@ -78,8 +158,20 @@ func (p SoftmaxLoss) Backward(prob []float32, labels []int32, dlogits []float32)
 	checkLen("SoftmaxLoss.Backward", "dlogits", size, dlogits)
 	checkLen32("SoftmaxLoss.Backward", "labels", p.N, labels)
 	p.checkLabels("SoftmaxLoss.Backward", labels)
+	if parts := tryParts(size, p.N); parts > 1 {
+		softmaxBwd = softmaxBwdJob{p, prob, dlogits, labels}
+		runParts(&softmaxBwd, parts)
+		softmaxBwd = softmaxBwdJob{}
+		par.mu.Unlock()
+		return
+	}
+	p.backwardRows(0, p.N, prob, labels, dlogits)
+}
+
+// backwardRows is Backward on rows [lo, hi).
+func (p SoftmaxLoss) backwardRows(lo, hi int, prob []float32, labels []int32, dlogits []float32) {
 	inv := 1 / float32(p.N)
-	for n := 0; n < p.N; n++ {
+	for n := lo; n < hi; n++ {
 		q := prob[n*p.Classes : (n+1)*p.Classes]
 		d := dlogits[n*p.Classes : (n+1)*p.Classes]
 		for i, v := range q {

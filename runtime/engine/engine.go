@@ -97,9 +97,9 @@ func (e *Engine) step(prog plan.Program, s *lower.Step) {
 	case lower.FCBackward:
 		s.Params.(cpu.FC).Backward(f("x"), f("w"), f("y"), f("dy"), f("dx"), f("dw"), f("db"), f("scratch"))
 	case lower.LRNForward:
-		s.Params.(cpu.LRN).Forward(f("x"), f("y"), f("scale"))
+		s.Params.(cpu.LRN).Forward(f("x"), f("y"))
 	case lower.LRNBackward:
-		s.Params.(cpu.LRN).Backward(f("x"), f("y"), f("scale"), f("dy"), f("dx"), f("scratch"))
+		s.Params.(cpu.LRN).Backward(f("x"), f("dy"), f("dx"), f("scratch"))
 	case lower.MaxPoolForward:
 		s.Params.(cpu.MaxPool).Forward(f("x"), f("y"), i32("argmax"))
 	case lower.MaxPoolBackward:
