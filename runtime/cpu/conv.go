@@ -180,12 +180,9 @@ func biasAct(a Activation, b float32, src, dst []float32) {
 	switch a {
 	case ReLU:
 		for i, v := range src {
-			v += b
-			// v < 0 rather than !(v > 0) so that a NaN survives.
-			if v < 0 {
-				v = 0
-			}
-			dst[i] = v
+			// The builtin max has no branch to mispredict, and returns a
+			// NaN when v + b is one, so that divergence stays visible.
+			dst[i] = max(v+b, 0)
 		}
 	case Identity:
 		for i, v := range src {
@@ -317,14 +314,7 @@ func (j *convJob) backward(i, n int) {
 // a worker.
 func actBackward(a Activation, y, dy, dx []float32) {
 	if a == ReLU {
-		dy, dx = dy[:len(y)], dx[:len(y)]
-		for i, v := range y {
-			if v > 0 {
-				dx[i] = dy[i]
-			} else {
-				dx[i] = 0
-			}
-		}
+		reluBackward(y, dy, dx)
 		return
 	}
 	a.Backward(y, dy, dx)
@@ -369,11 +359,24 @@ func (p Conv) im2col(x, col []float32, ld int) {
 					ih := oh*s - p.PadT + kh
 					src := plane[ih*p.W : (ih+1)*p.W]
 					off := kw - p.PadL // input column of output column 0
-					if s == 1 {
+					switch {
+					case s == 1:
 						copy(d[owLo:owHi], src[owLo+off:owHi+off])
-					} else {
-						for ow := owLo; ow < owHi; ow++ {
-							d[ow] = src[ow*s+off]
+					case kw >= s:
+						// Tap kw reads, at output column ow, what tap kw−s
+						// read at ow+1 (padding included): a copy of that
+						// row shifted by one, and one new element.
+						prev := col[(row-s)*ld+oh*p.OW:][:p.OW]
+						copy(d[:p.OW-1], prev[1:])
+						d[p.OW-1] = 0
+						if iw := (p.OW-1)*s + off; iw >= 0 && iw < p.W {
+							d[p.OW-1] = src[iw]
+						}
+						continue
+					default:
+						g := src[owLo*s+off:]
+						for i := range owHi - owLo {
+							d[owLo+i] = g[i*s]
 						}
 					}
 					clear(d[owHi:])
