@@ -12,8 +12,16 @@ import (
 // a step touches it and stays resident. Pages that no program touches (the
 // gradients and momenta, and the training program's extra scratch, when a
 // model only infers) never become resident at all.
+//
+// On Linux the arena is its own anonymous mapping, outside the Go heap: the
+// Go allocator zeroes a large allocation itself whenever part of its
+// address range held objects before, which makes every page of the arena
+// resident at once (seen in about half of the runs of a 1.35 GB arena). The
+// mapping is returned to the system when the Arena is garbage collected, so
+// the slices it hands out must not outlive it: keep the Arena (or the engine
+// or model holding it) alive while they are in use.
 type Arena struct {
-	words []uint64 // uint64 backing keeps every offset that is a multiple of 8 aligned
+	words []uint64 // Go-heap backing where there is no mapping; uint64 keeps offsets that are multiples of 8 aligned
 	bytes []byte
 }
 
@@ -22,8 +30,11 @@ type Arena struct {
 const Align = 64
 
 // NewArena allocates an arena of the given size in bytes. It starts zeroed
-// (fresh memory from the operating system) and untouched.
+// and untouched.
 func NewArena(size int64) *Arena {
+	if a := mapArena(size); a != nil {
+		return a
+	}
 	words := make([]uint64, (size+Align+7)/8)
 	base := unsafe.Pointer(unsafe.SliceData(words))
 	skip := (Align - uintptr(base)%Align) % Align

@@ -57,3 +57,27 @@ func TestChannelCopy(t *testing.T) {
 		t.Error("destination range past the tensor accepted")
 	}
 }
+
+// TestArena checks that a new arena reads as zeros, keeps what is written,
+// and that a zero-sized one works too (it cannot be a mapping).
+func TestArena(t *testing.T) {
+	for _, size := range []int64{0, 64, 3 << 20} {
+		a := NewArena(size)
+		if a.Size() != size {
+			t.Fatalf("size %d: Size() = %d", size, a.Size())
+		}
+		if size == 0 {
+			continue
+		}
+		f := a.F32(0, size/4)
+		for i, v := range f {
+			if v != 0 {
+				t.Fatalf("size %d: element %d is %g, not zero", size, i, v)
+			}
+		}
+		f[len(f)-1] = 7
+		if a.F32(size-4, 1)[0] != 7 {
+			t.Fatalf("size %d: the last element did not keep its value", size)
+		}
+	}
+}
