@@ -325,6 +325,13 @@ var sgemmShapes = []struct {
 	{"conv4", 192, 169, 1728, false, false},
 	{"conv5", 128, 169, 1728, false, false},
 	{"fc6", 128, 2048, 9216, false, true},
+	// The products Conv.Forward makes when the network runs as one device
+	// (alexnetc bench's default): conv1 whole (96 filters), conv3 whole,
+	// conv4 and conv5 per group, with four 13×13 images side by side.
+	{"conv1-1dev", 96, 3025, 363, false, false},
+	{"conv3-1dev", 384, 676, 2304, false, false},
+	{"conv4-1dev", 192, 676, 1728, false, false},
+	{"conv5-1dev", 128, 676, 1728, false, false},
 	{"sq2048", 2048, 2048, 2048, false, false},
 	// Backward GEMMs of conv2 and fc6: dW = dY·colᵀ, dcol = Wᵀ·dY, and
 	// fc6's dW = dYᵀ·X.
