@@ -192,7 +192,7 @@ func biasAct(a Activation, b float32, src, dst []float32) {
 		for i, v := range src {
 			dst[i] = v + b
 		}
-		a.Forward(dst)
+		a.forward(dst)
 	}
 }
 
@@ -236,18 +236,10 @@ func (p Conv) Backward(x, w, y, dy, dx, dw, db, scratch []float32) {
 	// Add the other threads' sums, in order.
 	for i := 1; i < parts; i++ {
 		s := par.scratch[i]
-		add(dw[:p.WeightSize()], s[:p.WeightSize()])
+		axpyRow(1, s[:p.WeightSize()], dw[:p.WeightSize()])
 		if db != nil {
-			add(db[:p.F], s[p.WeightSize():p.WeightSize()+p.F])
+			axpyRow(1, s[p.WeightSize():p.WeightSize()+p.F], db[:p.F])
 		}
-	}
-}
-
-// add adds x to y element by element.
-func add(y, x []float32) {
-	x = x[:len(y)]
-	for i := range y {
-		y[i] += x[i]
 	}
 }
 
@@ -286,9 +278,9 @@ func (j *convJob) backward(i, n int) {
 					o := (im*p.F + gr*fg + f) * ohw
 					d := dpre[f*cols+(im-n0)*ohw:][:ohw]
 					if p.Act == Identity {
-						copy(d, j.dy[o:o+ohw])
+						copy(d, j.dy[o:o+ohw]) // y may be nil
 					} else {
-						actBackward(p.Act, j.y[o:o+ohw], j.dy[o:o+ohw], d)
+						p.Act.backward(j.y[o:o+ohw], j.dy[o:o+ohw], d)
 					}
 				}
 			}
@@ -308,16 +300,6 @@ func (j *convJob) backward(i, n int) {
 			}
 		}
 	}
-}
-
-// actBackward is Activation.Backward for one row, serially: it runs inside
-// a worker.
-func actBackward(a Activation, y, dy, dx []float32) {
-	if a == ReLU {
-		reluBackward(y, dy, dx)
-		return
-	}
-	a.Backward(y, dy, dx)
 }
 
 // colSpan returns, for kernel offset kk along an axis, the range [lo, hi) of
