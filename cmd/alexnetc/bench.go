@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -69,6 +70,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	warmup := fs.Int("warmup", 2, "untimed steps first")
 	asJSON := fs.Bool("json", false, "print the figures as JSON")
 	outFile := fs.String("out", "", "also write the figures as JSON to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (read it with go tool pprof)")
 	pos, err := parseFlags(fs, args, stderr)
 	if err != nil {
 		return err
@@ -157,6 +159,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		k++
 		return true
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+	}
 	for it = 0; it < *steps; it++ {
 		k = 0
 		start := time.Now()
@@ -168,6 +180,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	runtime.ReadMemStats(&ms1)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	res.AllocsPerStep = float64(ms1.Mallocs-ms0.Mallocs) / float64(*steps)
 	res.MedianSeconds = median(res.StepSeconds)
 	res.ImagesPerSec = float64(g.Batch) / res.MedianSeconds

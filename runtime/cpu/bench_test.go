@@ -12,30 +12,51 @@ func convFlops(p Conv) float64 {
 	return 2 * float64(p.N*p.F*p.OH*p.OW*(p.C/p.Groups)*p.KH*p.KW)
 }
 
-func BenchmarkConv2Forward(b *testing.B) {
-	p := alexConv2
-	rng := NewRNG(1, 1)
-	x, w, bias := randn(rng, p.InSize(), 1), randn(rng, p.WeightSize(), 0.01), randn(rng, p.BiasSize(), 1)
-	y := make([]float32, p.OutSize())
-	scratch := make([]float32, p.ForwardScratch())
-	for b.Loop() {
-		p.Forward(x, w, bias, y, scratch)
-	}
-	b.ReportMetric(convFlops(p)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+// alexConvs are the paper's five convolutions at batch 8, as one device
+// runs them (the towers as groups), conv1 with cuda-convnet's ceil rounding.
+var alexConvs = []struct {
+	name string
+	p    Conv
+}{
+	{"conv1", Conv{N: 8, C: 3, H: 224, W: 224, F: 96, KH: 11, KW: 11, Stride: 4, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: ReLU}},
+	{"conv2", alexConv2},
+	{"conv3", Conv{N: 8, C: 256, H: 13, W: 13, F: 384, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: ReLU}},
+	{"conv4", Conv{N: 8, C: 384, H: 13, W: 13, F: 384, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 2, OH: 13, OW: 13, Act: ReLU}},
+	{"conv5", Conv{N: 8, C: 384, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 2, OH: 13, OW: 13, Act: ReLU}},
 }
 
-func BenchmarkConv2Backward(b *testing.B) {
-	p := alexConv2
-	rng := NewRNG(1, 1)
-	x, w, bias := randn(rng, p.InSize(), 1), randn(rng, p.WeightSize(), 0.01), randn(rng, p.BiasSize(), 1)
-	y, dy := make([]float32, p.OutSize()), randn(rng, p.OutSize(), 1)
-	dx, dw, db := make([]float32, p.InSize()), make([]float32, p.WeightSize()), make([]float32, p.BiasSize())
-	scratch := make([]float32, max(p.ForwardScratch(), p.BackwardScratch()))
-	p.Forward(x, w, bias, y, scratch)
-	for b.Loop() {
-		p.Backward(x, w, y, dy, dx, dw, db, scratch)
+func BenchmarkConvForward(b *testing.B) {
+	for _, c := range alexConvs {
+		b.Run(c.name, func(b *testing.B) {
+			p := c.p
+			rng := NewRNG(1, 1)
+			x, w, bias := randn(rng, p.InSize(), 1), randn(rng, p.WeightSize(), 0.01), randn(rng, p.BiasSize(), 1)
+			y := make([]float32, p.OutSize())
+			scratch := make([]float32, p.ForwardScratch())
+			for b.Loop() {
+				p.Forward(x, w, bias, y, scratch)
+			}
+			b.ReportMetric(convFlops(p)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
-	b.ReportMetric(2*convFlops(p)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func BenchmarkConvBackward(b *testing.B) {
+	for _, c := range alexConvs {
+		b.Run(c.name, func(b *testing.B) {
+			p := c.p
+			rng := NewRNG(1, 1)
+			x, w, bias := randn(rng, p.InSize(), 1), randn(rng, p.WeightSize(), 0.01), randn(rng, p.BiasSize(), 1)
+			y, dy := make([]float32, p.OutSize()), randn(rng, p.OutSize(), 1)
+			dx, dw, db := make([]float32, p.InSize()), make([]float32, p.WeightSize()), make([]float32, p.BiasSize())
+			scratch := make([]float32, max(p.ForwardScratch(), p.BackwardScratch()))
+			p.Forward(x, w, bias, y, scratch)
+			for b.Loop() {
+				p.Backward(x, w, y, dy, dx, dw, db, scratch)
+			}
+			b.ReportMetric(2*convFlops(p)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
 }
 
 func benchmarkSgemm(b *testing.B, transA, transB bool) {

@@ -60,10 +60,10 @@ func (p Conv) colRows() int { return (p.C / p.Groups) * p.KH * p.KW }
 func (p Conv) colSize() int { return p.colRows() * p.OH * p.OW }
 
 // ForwardScratch is the scratch length the plan gives Forward: one group's
-// im2col matrix for one image. Forward now works on several images per
-// product and keeps per-thread scratch of its own (see chunk), so it only
-// checks the length; the size stays what the compiled plans were laid out
-// with.
+// im2col matrix for one image. Forward now gathers its patches straight
+// into the product's panels (convfwd.go) and keeps per-thread scratch of its
+// own, so it only checks the length; the size stays what the compiled
+// plans were laid out with.
 func (p Conv) ForwardScratch() int { return p.colSize() }
 
 // BackwardScratch is the scratch length the plan gives Backward: the im2col
@@ -88,82 +88,16 @@ func (p Conv) chunk(threads int) int {
 	return max(1, min(nb, ceilDiv(p.N, threads)))
 }
 
-// convJob is a convolution's arguments while the workers run it.
+// convJob is a backward convolution's arguments while the workers run it.
 type convJob struct {
 	p                          Conv
 	x, w, b, y, dy, dx, dw, db []float32
 	nb, chunks                 int
 }
 
-var convFwd, convBwd convJob
+var convBwd convJob
 
-// Forward computes y = act(conv(x, w) + b). A nil b means no bias.
-//
-// The batch is cut into chunks of a few images (chunk), and the threads
-// take equal runs of chunks. For each chunk and group, im2col lays the
-// images' patches side by side as the columns of one matrix, one product
-// with the group's filters computes the outputs of all of them, and a
-// single pass adds the bias, applies the activation and puts each image's
-// outputs in place.
-func (p Conv) Forward(x, w, b, y, scratch []float32) {
-	checkLen("Conv.Forward", "x", p.InSize(), x)
-	checkLen("Conv.Forward", "w", p.WeightSize(), w)
-	checkLen("Conv.Forward", "y", p.OutSize(), y)
-	checkLen("Conv.Forward", "scratch", p.ForwardScratch(), scratch)
-	if b != nil {
-		checkLen("Conv.Forward", "b", p.F, b)
-	}
-	par.mu.Lock()
-	defer par.mu.Unlock()
-	t := threads()
-	nb := p.chunk(t)
-	chunks := ceilDiv(p.N, nb)
-	convFwd = convJob{p: p, x: x, w: w, b: b, y: y, nb: nb, chunks: chunks}
-	runParts(&convFwd, min(t, chunks))
-	convFwd = convJob{}
-}
-
-func (j *convJob) do(i, n int) {
-	if j.dy != nil {
-		j.backward(i, n)
-		return
-	}
-	p := j.p
-	cg, fg, k, ohw := p.C/p.Groups, p.F/p.Groups, p.colRows(), p.OH*p.OW
-	g := gemmActive.Load()
-	c0, c1 := share(i, n, j.chunks)
-	s := partScratch(i, (k+fg)*j.nb*ohw)
-	for c := c0; c < c1; c++ {
-		n0, n1 := c*j.nb, min((c+1)*j.nb, p.N)
-		cols := (n1 - n0) * ohw
-		col := s[:k*cols]
-		for gr := 0; gr < p.Groups; gr++ {
-			for im := n0; im < n1; im++ {
-				p.im2col(j.x[(im*p.C+gr*cg)*p.H*p.W:], col[(im-n0)*ohw:], cols)
-			}
-			wg := j.w[gr*fg*k:]
-			if n1-n0 == 1 {
-				// One image: the product goes straight to its place.
-				yg := j.y[(n0*p.F+gr*fg)*ohw : (n0*p.F+(gr+1)*fg)*ohw]
-				g.gemmSerial(false, false, fg, ohw, k, 1, wg, k, col, ohw, 0, yg, ohw)
-				for f := 0; f < fg; f++ {
-					row := yg[f*ohw : (f+1)*ohw]
-					biasAct(p.Act, bias(j.b, gr*fg+f), row, row)
-				}
-				continue
-			}
-			out := s[k*cols : (k+fg)*cols]
-			g.gemmSerial(false, false, fg, cols, k, 1, wg, k, col, cols, 0, out, cols)
-			for im := n0; im < n1; im++ {
-				for f := 0; f < fg; f++ {
-					o := (im*p.F + gr*fg + f) * ohw
-					src := out[f*cols+(im-n0)*ohw:]
-					biasAct(p.Act, bias(j.b, gr*fg+f), src[:ohw], j.y[o:o+ohw])
-				}
-			}
-		}
-	}
-}
+func (j *convJob) do(i, n int) { j.backward(i, n) }
 
 // bias is b[f], or 0 without a bias.
 func bias(b []float32, f int) float32 {
@@ -202,7 +136,8 @@ func biasAct(a Activation, b float32, src, dst []float32) {
 // nil dx skips the input gradient (the first layer needs none); a nil db
 // skips the bias gradient. y is read only when Act is not Identity.
 //
-// The threads take runs of chunks as in Forward. Thread 0 sums its weight
+// The batch is cut into chunks of a few images (chunk), and the threads
+// take equal runs of chunks. Thread 0 sums its weight
 // and bias gradients straight into dw and db, the others into scratch of
 // their own, which is added to dw and db in thread order at the end: the
 // sums do not depend on which thread finished first.

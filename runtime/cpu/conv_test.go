@@ -128,3 +128,63 @@ func TestConvChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestConvForwardPanels checks Forward against the float64 reference on
+// every GEMM path, with 1 and 2 threads, on shapes chosen to reach every
+// way a panel of the product is packed: few contiguous runs of lanes (a
+// stride-1 convolution as wide as its input, where only the image
+// boundaries break a run), many runs (a valid convolution, a tiny output
+// whose panels span several images) and none (strides 2 and 4, which
+// gather); filters longer than one block of k, filter counts that are not
+// a multiple of the tile, and a batch of one.
+func TestConvForwardPanels(t *testing.T) {
+	defer SetThreads(0)
+	same := func(n, c, hw, f, k, groups int) Conv {
+		pad := k / 2
+		return Conv{N: n, C: c, H: hw, W: hw, F: f, KH: k, KW: k, Stride: 1, PadT: pad, PadL: pad, PadB: pad, PadR: pad, Groups: groups, OH: hw, OW: hw, Act: ReLU}
+	}
+	cases := []struct {
+		name     string
+		p        Conv
+		fewRuns  bool // some panel has at most maxPackRuns runs
+		manyRuns bool // some panel has more
+	}{
+		{"same3x3_k576", same(3, 64, 13, 20, 3, 1), true, false},
+		{"same5x5_groups", same(2, 8, 27, 26, 5, 2), true, false},
+		{"valid_tiny", Conv{N: 5, C: 3, H: 6, W: 6, F: 13, KH: 3, KW: 3, Stride: 1, Groups: 1, OH: 4, OW: 4}, true, true},
+		{"stride2_asym", Conv{N: 2, C: 4, H: 15, W: 16, F: 12, KH: 3, KW: 2, Stride: 2, PadT: 1, PadB: 2, PadR: 1, Groups: 2,
+			OH: OutSize(15, 3, 2, 1, 2), OW: OutSize(16, 2, 2, 0, 1), Act: Tanh}, false, true},
+		{"stride4_ceil", Conv{N: 1, C: 3, H: 59, W: 59, F: 24, KH: 11, KW: 11, Stride: 4, PadB: ceilPad(59, 11, 4, 0), PadR: ceilPad(59, 11, 4, 0),
+			Groups: 1, OH: 1 + (59-11+3)/4, OW: 1 + (59-11+3)/4, Act: ReLU}, false, true},
+	}
+	for _, c := range cases {
+		p := c.p
+		if err := p.Validate(); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		// Which packings the shape reaches, for a 32-lane panel.
+		var few, many bool
+		idx, runs, rowIn, colIn := make([]int32, 32), make([]int32, 64), make([]int32, p.KH), make([]int32, p.KW)
+		for col0 := 0; col0 < p.N*p.OH*p.OW; col0 += 32 {
+			nruns := p.panelLanes(col0, min(32, p.N*p.OH*p.OW-col0), idx, runs, rowIn, colIn)
+			few = few || nruns <= maxPackRuns
+			many = many || nruns > maxPackRuns
+		}
+		if few != c.fewRuns || many != c.manyRuns {
+			t.Fatalf("%s: panels with few runs %v, with many %v; the case wants %v, %v", c.name, few, many, c.fewRuns, c.manyRuns)
+		}
+		rng := NewRNG(5, 5)
+		x, w, b := randn(rng, p.InSize(), 1), randn(rng, p.WeightSize(), 0.3), randn(rng, p.F, 0.3)
+		want := refConv(p, to64(x), to64(w), to64(b))
+		for _, path := range gemmPaths() {
+			for _, threads := range []int{1, 2} {
+				t.Run(fmt.Sprintf("%s/%s/t%d", c.name, path, threads), func(t *testing.T) {
+					SetThreads(threads)
+					y := randn(rng, p.OutSize(), 1) // Forward must overwrite it
+					withGEMMPath(t, path, func() { p.Forward(x, w, b, y, make([]float32, p.ForwardScratch())) })
+					expectClose(t, "y", y, want, fwdTol)
+				})
+			}
+		}
+	}
+}

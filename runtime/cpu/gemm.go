@@ -104,6 +104,11 @@ type gemmImpl struct {
 	// same arguments but the tile size).
 	packA func(trans bool, a []float32, lda, i0, p0, m, kc int, dst []float32)
 	packB func(trans bool, b []float32, ldb, p0, j0, kc, n int, dst []float32)
+	// packGather, when set, replaces packGatherGo (with the tile size).
+	packGather func(kb int, x []float32, off, mask, idx []int32, dst []float32)
+	// packRuns, when set, packs the same panels as packGather from runs of
+	// lanes contiguous in x (see convFwdJob.do).
+	packRuns func(kb int, x []float32, off, mask, runs []int32, dst []float32)
 }
 
 // The paths, fastest first; gemmImpls holds those this CPU can run.

@@ -19,7 +19,8 @@ import "golang.org/x/sys/cpu"
 // The AVX2 kernel keeps a 6×16 tile in 12 of the 16 ymm registers.
 var (
 	avx512Gemm = &gemmImpl{name: "avx512", mr: 12, nr: 32, kc: 512, mc: 192, nc: 4096,
-		tile: tileAVX512, tileNarrow: tileAVX512Narrow, packA: packA512, packB: packB512}
+		tile: tileAVX512, tileNarrow: tileAVX512Narrow, packA: packA512, packB: packB512,
+		packGather: packGather512, packRuns: packRuns512}
 	avx2Gemm = &gemmImpl{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096,
 		tile: tileAVX2, packA: packA256, packB: packB256}
 )
@@ -138,4 +139,25 @@ func packB256(trans bool, b []float32, ldb, p0, j0, kc, n int, dst []float32) {
 		_ = src[15*ldb+kc-1]
 		gemmPackT16AVX2(kc, &src[0], ldb, &d[0], &avx2Masks[16-kc%8])
 	}
+}
+
+// packGather512 is packGatherGo for the AVX-512 path's 32-lane panels. The
+// gather does not check its offsets: the caller builds them so that every
+// lane left in a mask lies inside x.
+func packGather512(kb int, x []float32, off, mask, idx []int32, dst []float32) {
+	if kb <= 0 {
+		return
+	}
+	_, _, _, _, _ = x[0], off[kb-1], mask[kb-1], idx[31], dst[32*kb-1]
+	gemmPackGather32(kb, &x[0], &off[0], &mask[0], &idx[0], &dst[0])
+}
+
+// packRuns512 packs a 32-lane panel from runs of lanes (pairs of an offset
+// and a lane mask in runs), trusting its offsets as packGather512 does.
+func packRuns512(kb int, x []float32, off, mask, runs []int32, dst []float32) {
+	if kb <= 0 || len(runs) < 2 {
+		return
+	}
+	_, _, _, _ = x[0], off[kb-1], mask[kb-1], dst[32*kb-1]
+	gemmPackRuns32(kb, &x[0], &off[0], &mask[0], &runs[0], len(runs)/2, &dst[0])
 }

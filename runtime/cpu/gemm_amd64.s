@@ -2520,3 +2520,88 @@ gemmPackT16AVX2_part_h1:
 gemmPackT16AVX2_done:
 	VZEROUPPER
 	RET
+
+// func gemmPackGather32(k int, src *float32, off *int32, mask *int32, idx *int32, dst *float32)
+// Requires: AVX, AVX512F
+TEXT ·gemmPackGather32(SB), NOSPLIT, $0-48
+	MOVQ      k+0(FP), CX
+	MOVQ      src+8(FP), SI
+	MOVQ      off+16(FP), BX
+	MOVQ      mask+24(FP), R8
+	MOVQ      dst+40(FP), DI
+	MOVQ      idx+32(FP), AX
+	VMOVDQU32 (AX), Z30
+	VMOVDQU32 64(AX), Z31
+	TESTQ     CX, CX
+	JZ        gemmPackGather32_done
+
+gemmPackGather32_loop:
+	MOVLQSX    (BX), AX
+	LEAQ       (SI)(AX*4), R9
+	MOVL       (R8), AX
+	KMOVW      AX, K1
+	SHRL       $0x10, AX
+	KMOVW      AX, K2
+	VPXORD     Z0, Z0, Z0
+	VPGATHERDD (R9)(Z30*4), K1, Z0
+	VPXORD     Z1, Z1, Z1
+	VPGATHERDD (R9)(Z31*4), K2, Z1
+	VMOVUPS    Z0, (DI)
+	VMOVUPS    Z1, 64(DI)
+	ADDQ       $0x04, BX
+	ADDQ       $0x04, R8
+	ADDQ       $0x00000080, DI
+	DECQ       CX
+	JNZ        gemmPackGather32_loop
+
+gemmPackGather32_done:
+	VZEROUPPER
+	RET
+
+// func gemmPackRuns32(k int, src *float32, off *int32, mask *int32, runs *int32, nruns int, dst *float32)
+// Requires: AVX, AVX512F
+TEXT ·gemmPackRuns32(SB), NOSPLIT, $0-56
+	MOVQ  k+0(FP), CX
+	MOVQ  src+8(FP), SI
+	MOVQ  off+16(FP), BX
+	MOVQ  mask+24(FP), R8
+	MOVQ  dst+48(FP), DI
+	MOVQ  nruns+40(FP), R12
+	TESTQ CX, CX
+	JZ    gemmPackRuns32_done
+	TESTQ R12, R12
+	JZ    gemmPackRuns32_done
+
+gemmPackRuns32_loop:
+	MOVLQSX (BX), AX
+	LEAQ    (SI)(AX*4), R9
+	MOVL    (R8), R10
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	MOVQ    runs+32(FP), R11
+	MOVQ    nruns+40(FP), R12
+
+gemmPackRuns32_run:
+	MOVLQSX (R11), AX
+	LEAQ    (R9)(AX*4), R13
+	MOVL    4(R11), AX
+	ANDL    R10, AX
+	KMOVW   AX, K1
+	SHRL    $0x10, AX
+	KMOVW   AX, K2
+	VMOVUPS (R13), K1, Z0
+	VMOVUPS 64(R13), K2, Z1
+	ADDQ    $0x08, R11
+	DECQ    R12
+	JNZ     gemmPackRuns32_run
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ    $0x04, BX
+	ADDQ    $0x04, R8
+	ADDQ    $0x00000080, DI
+	DECQ    CX
+	JNZ     gemmPackRuns32_loop
+
+gemmPackRuns32_done:
+	VZEROUPPER
+	RET

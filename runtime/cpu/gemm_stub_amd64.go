@@ -48,3 +48,13 @@ func gemmPackT6AVX2(k int, src *float32, ld int, dst *float32, tail *int32)
 //
 //go:noescape
 func gemmPackT16AVX2(k int, src *float32, ld int, dst *float32, tail *int32)
+
+// gemmPackGather32 gathers k steps of 32 lanes from src into dst with AVX-512.
+//
+//go:noescape
+func gemmPackGather32(k int, src *float32, off *int32, mask *int32, idx *int32, dst *float32)
+
+// gemmPackRuns32 copies k steps of 32 lanes from runs in src into dst with AVX-512.
+//
+//go:noescape
+func gemmPackRuns32(k int, src *float32, off *int32, mask *int32, runs *int32, nruns int, dst *float32)

@@ -30,6 +30,7 @@ var par struct {
 	parts   int
 	done    sync.WaitGroup
 	scratch [][]float32 // per part, grown on demand and kept
+	ints    [][]int32   // the same, for integers
 }
 
 // threads is the number of parts a kernel splits into: SetThreads' value,
@@ -46,6 +47,7 @@ func threads() int {
 func runParts(j job, n int) {
 	for len(par.scratch) < n {
 		par.scratch = append(par.scratch, nil)
+		par.ints = append(par.ints, nil)
 	}
 	if n <= 1 {
 		j.do(0, 1)
@@ -81,6 +83,14 @@ func partScratch(i, n int) []float32 {
 		par.scratch[i] = make([]float32, n)
 	}
 	return par.scratch[i][:n]
+}
+
+// partInts is partScratch for integers.
+func partInts(i, n int) []int32 {
+	if len(par.ints[i]) < n {
+		par.ints[i] = make([]int32, n)
+	}
+	return par.ints[i][:n]
 }
 
 // share is part i of n of the range [0, total): contiguous, in order, sizes

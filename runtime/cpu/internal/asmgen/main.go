@@ -14,8 +14,10 @@
 // C; the packed panels hold zeros there.
 //
 // It also writes the packing routines that fill those panels: copies (a
-// step of the panel is contiguous in the source) and in-register
-// transposes (a lane of the panel is contiguous in the source).
+// step of the panel is contiguous in the source), in-register transposes
+// (a lane of the panel is contiguous in the source) and gathers (each lane
+// at an offset of its own, which is how a convolution packs its im2col
+// matrix straight from the image).
 //
 // The test in this package checks that the committed output is what the
 // generator writes.
@@ -46,6 +48,8 @@ func main() {
 	for _, w := range []int{6, 16} {
 		packTransposeAVX2(w)
 	}
+	packGather(32)
+	packRuns(32)
 	Generate()
 }
 
@@ -687,6 +691,148 @@ func packTransposeAVX2(w int) {
 	JZ(LabelRef(name + "_done"))
 	MOVQ(rK, rLeft)
 	block(true, name+"_part")
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// packGather emits gemmPackGather<w>, which packs k steps of a w-wide panel
+// of B whose lanes sit at offsets of their own: lane l of step p is
+// src[off[p] + idx[l]] when bit l of mask[p] is set, and 0 when not. A
+// convolution packs its im2col matrix this way without writing it out:
+// idx holds, for each output pixel of the panel, where its window starts
+// in the image, off[p] where tap p of the filter sits in the window, and
+// mask[p] the lanes whose tap p lies inside the image rather than in the
+// padding. Masked-off lanes are not read.
+func packGather(w int) {
+	name := fmt.Sprintf("gemmPackGather%d", w)
+	nv := w / 16
+	if w%16 != 0 || nv > 2 {
+		panic(name + ": 16 or 32 lanes")
+	}
+	TEXT(name, NOSPLIT, "func(k int, src *float32, off *int32, mask *int32, idx *int32, dst *float32)")
+	Doc(name + fmt.Sprintf(" gathers k steps of %d lanes from src into dst with AVX-512.", w))
+	Pragma("noescape")
+	var (
+		rSrc  = reg.RSI
+		rOff  = reg.RBX
+		rMask = reg.R8
+		rDst  = reg.RDI
+		rBase = reg.R9
+	)
+	Load(Param("k"), rK)
+	Load(Param("src"), rSrc)
+	Load(Param("off"), rOff)
+	Load(Param("mask"), rMask)
+	Load(Param("dst"), rDst)
+	Load(Param("idx"), rTmp)
+	idx := zmm[30:32]
+	for v := 0; v < nv; v++ {
+		VMOVDQU32(Mem{Base: rTmp, Disp: 64 * v}, idx[v])
+	}
+	TESTQ(rK, rK)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	MOVLQSX(Mem{Base: rOff}, rTmp)
+	LEAQ(Mem{Base: rSrc, Index: rTmp, Scale: 4}, rBase)
+	MOVL(Mem{Base: rMask}, reg.EAX)
+	for v := 0; v < nv; v++ {
+		KMOVW(reg.EAX, masks[v])
+		if v+1 < nv {
+			SHRL(U8(16), reg.EAX)
+		}
+	}
+	for v := 0; v < nv; v++ {
+		VPXORD(zmm[v], zmm[v], zmm[v])
+		VPGATHERDD(Mem{Base: rBase, Index: idx[v], Scale: 4}, masks[v], zmm[v])
+	}
+	for v := 0; v < nv; v++ {
+		VMOVUPS(zmm[v], Mem{Base: rDst, Disp: 64 * v})
+	}
+	ADDQ(U8(4), rOff)
+	ADDQ(U8(4), rMask)
+	ADDQ(U32(4*w), rDst)
+	DECQ(rK)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// packRuns emits gemmPackRuns<w>, which packs the same panels as
+// packGather when the lanes fall into a few runs that are contiguous in
+// the source, as the output pixels of a stride-1 convolution are: one run
+// per image in the panel when the output is as wide as the input. Run s,
+// given by the pair runs[2s], runs[2s+1], covers the lanes set in
+// runs[2s+1], and lane l of it at step p reads src[off[p] + runs[2s] + l].
+// Each run of each step is one masked load per vector, which beats a
+// gather by far on CPUs whose gathers fetch a lane or two per cycle.
+func packRuns(w int) {
+	name := fmt.Sprintf("gemmPackRuns%d", w)
+	nv := w / 16
+	if w%16 != 0 || nv > 2 {
+		panic(name + ": 16 or 32 lanes")
+	}
+	TEXT(name, NOSPLIT, "func(k int, src *float32, off *int32, mask *int32, runs *int32, nruns int, dst *float32)")
+	Doc(name + fmt.Sprintf(" copies k steps of %d lanes from runs in src into dst with AVX-512.", w))
+	Pragma("noescape")
+	var (
+		rSrc  = reg.RSI
+		rOff  = reg.RBX
+		rMask = reg.R8
+		rDst  = reg.RDI
+		rBase = reg.R9
+		rRow  = reg.R10 // the step's mask
+		rRun  = reg.R11 // the current run
+		rLeft = reg.R12 // runs left
+		rAddr = reg.R13 // lane 0's address in the current run
+	)
+	Load(Param("k"), rK)
+	Load(Param("src"), rSrc)
+	Load(Param("off"), rOff)
+	Load(Param("mask"), rMask)
+	Load(Param("dst"), rDst)
+	Load(Param("nruns"), rLeft)
+	TESTQ(rK, rK)
+	JZ(LabelRef(name + "_done"))
+	TESTQ(rLeft, rLeft)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	MOVLQSX(Mem{Base: rOff}, rTmp)
+	LEAQ(Mem{Base: rSrc, Index: rTmp, Scale: 4}, rBase)
+	MOVL(Mem{Base: rMask}, rRow.As32())
+	for v := 0; v < nv; v++ {
+		VPXORD(zmm[v], zmm[v], zmm[v])
+	}
+	// The runs and their count come from the arguments for every step:
+	// the other registers are all taken.
+	Load(Param("runs"), rRun)
+	Load(Param("nruns"), rLeft)
+	Label(name + "_run")
+	MOVLQSX(Mem{Base: rRun}, rTmp)
+	LEAQ(Mem{Base: rBase, Index: rTmp, Scale: 4}, rAddr)
+	MOVL(Mem{Base: rRun, Disp: 4}, reg.EAX)
+	ANDL(rRow.As32(), reg.EAX)
+	for v := 0; v < nv; v++ {
+		KMOVW(reg.EAX, masks[v])
+		if v+1 < nv {
+			SHRL(U8(16), reg.EAX)
+		}
+	}
+	for v := 0; v < nv; v++ {
+		VMOVUPS(Mem{Base: rAddr, Disp: 64 * v}, masks[v], zmm[v])
+	}
+	ADDQ(U8(8), rRun)
+	DECQ(rLeft)
+	JNZ(LabelRef(name + "_run"))
+	for v := 0; v < nv; v++ {
+		VMOVUPS(zmm[v], Mem{Base: rDst, Disp: 64 * v})
+	}
+	ADDQ(U8(4), rOff)
+	ADDQ(U8(4), rMask)
+	ADDQ(U32(4*w), rDst)
+	DECQ(rK)
+	JNZ(LabelRef(name + "_loop"))
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()

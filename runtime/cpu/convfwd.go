@@ -1,0 +1,229 @@
+package cpu
+
+import "math"
+
+// The forward convolution is one product per group, W·col, whose B operand
+// is the im2col matrix of the whole batch: column j is output pixel j mod
+// OH·OW of image j / (OH·OW), and row (c, kh, kw) the input pixel that tap
+// multiplies there. That matrix is never written out. Each panel of B
+// (nr columns, kc rows at a time) is gathered straight from the images into
+// the buffer the micro-kernel reads, so the only pass over the patches is
+// the packing the product needs anyway, and it reads images that stay in
+// the cache instead of a matrix of k·OH·OW floats per image that does not.
+//
+// The filters are packed once per call, for all groups and blocks of k, and
+// shared by every thread. A panel's product goes to a small buffer of the
+// thread's own; the epilogue adds the bias, applies the activation and puts
+// each column in its image, while the buffer is still in L1. Panels run
+// across image boundaries, so small outputs (a 7×7 map has 49 pixels) fill
+// whole panels just as large ones do.
+//
+// Work is split into units of one panel of one group, numbered group by
+// group, and each thread takes an equal run of them, which balances any
+// batch size down to one image.
+
+// convFwdJob is a forward convolution's arguments and shared tables while
+// the workers run it.
+type convFwdJob struct {
+	p       Conv
+	g       *gemmImpl
+	x, b, y []float32
+	ap      []float32 // packed filters: group gr, block pc at gr·mPad·k + mPad·pc
+	off     []int32   // off[r]: where tap r = (c, kh, kw) sits in a window
+	kc      int       // steps of k per block
+	mPad    int       // filters per group, rounded up to the tile
+	panels  int       // panels of nr columns across the batch
+}
+
+var convFwd convFwdJob
+
+// maxPackRuns is the most runs for which packing by runs beats a gather: a
+// run costs a masked load per vector per step, where a gather of 16 lanes
+// costs as much as eight or so.
+const maxPackRuns = 4
+
+// convShared holds the packed filters and tap offsets between calls, so
+// that they are allocated once and not per step. Only the holder of par.mu
+// uses them.
+var convShared struct {
+	ap  []float32
+	off []int32
+}
+
+// Forward computes y = act(conv(x, w) + b). A nil b means no bias.
+func (p Conv) Forward(x, w, b, y, scratch []float32) {
+	checkLen("Conv.Forward", "x", p.InSize(), x)
+	checkLen("Conv.Forward", "w", p.WeightSize(), w)
+	checkLen("Conv.Forward", "y", p.OutSize(), y)
+	checkLen("Conv.Forward", "scratch", p.ForwardScratch(), scratch)
+	if b != nil {
+		checkLen("Conv.Forward", "b", p.F, b)
+	}
+	if p.C*p.H*p.W*p.N > math.MaxInt32 {
+		panic("Conv.Forward: input too large for 32-bit offsets")
+	}
+	par.mu.Lock()
+	defer par.mu.Unlock()
+	g := gemmActive.Load()
+	fg, k := p.F/p.Groups, p.colRows()
+	kc := ceilDiv(k, ceilDiv(k, g.kc))
+	mPad := roundUp(fg, g.mr)
+
+	// Pack the filters of every group, block by block of k.
+	sh := &convShared
+	if n := p.Groups * mPad * k; len(sh.ap) < n {
+		sh.ap = make([]float32, n)
+	}
+	for gr := 0; gr < p.Groups; gr++ {
+		wg := w[gr*fg*k : (gr+1)*fg*k]
+		base := gr * mPad * k
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
+			g.packABlock(false, wg, k, 0, pc, fg, kb, sh.ap[base+mPad*pc:base+mPad*(pc+kb)])
+		}
+	}
+	// Tap r's offset within a window.
+	if len(sh.off) < k {
+		sh.off = make([]int32, k)
+	}
+	r := 0
+	for c := 0; c < p.C/p.Groups; c++ {
+		for kh := 0; kh < p.KH; kh++ {
+			for kw := 0; kw < p.KW; kw++ {
+				sh.off[r] = int32(c*p.H*p.W + kh*p.W + kw)
+				r++
+			}
+		}
+	}
+
+	panels := ceilDiv(p.N*p.OH*p.OW, g.nr)
+	convFwd = convFwdJob{p: p, g: g, x: x, b: b, y: y, ap: sh.ap, off: sh.off[:k], kc: kc, mPad: mPad, panels: panels}
+	runParts(&convFwd, min(threads(), p.Groups*panels))
+	convFwd = convFwdJob{}
+}
+
+// do computes part i of n of the units (group, panel).
+func (j *convFwdJob) do(i, n int) {
+	p, g := j.p, j.g
+	nr, kc := g.nr, j.kc
+	cg, fg, k := p.C/p.Groups, p.F/p.Groups, p.colRows()
+	ohw, chw := p.OH*p.OW, p.C*p.H*p.W
+	// Scratch: the panel of B, then the panel's outputs (mPad rows of nr);
+	// and as integers the lanes' window offsets, the steps' masks, and the
+	// lanes that each kernel row and column keep inside the image.
+	s := partScratch(i, kc*nr+j.mPad*nr)
+	bp, cs := s[:kc*nr], s[kc*nr:]
+	ints := partInts(i, 3*nr+kc+p.KH+p.KW)
+	idx, runs, mask := ints[:nr], ints[nr:3*nr], ints[3*nr:3*nr+kc]
+	rowIn, colIn := ints[3*nr+kc:3*nr+kc+p.KH], ints[3*nr+kc+p.KH:]
+
+	u0, u1 := share(i, n, p.Groups*j.panels)
+	for u := u0; u < u1; u++ {
+		gr, pn := u/j.panels, u%j.panels
+		col0 := pn * nr
+		cols := min(nr, p.N*ohw-col0)
+		im0 := col0 / ohw
+		nruns := p.panelLanes(col0, cols, idx, runs, rowIn, colIn)
+		byRuns := g.packRuns != nil && nruns <= maxPackRuns
+		x := j.x[im0*chw+gr*cg*p.H*p.W:]
+		ap := j.ap[gr*j.mPad*k:]
+		kh, kw := 0, 0
+		for pc := 0; pc < k; pc += kc {
+			kb := min(kc, k-pc)
+			for r := range kb {
+				mask[r] = rowIn[kh] & colIn[kw]
+				if kw++; kw == p.KW {
+					kw = 0
+					if kh++; kh == p.KH {
+						kh = 0
+					}
+				}
+			}
+			if byRuns {
+				g.packRuns(kb, x, j.off[pc:pc+kb], mask[:kb], runs[:2*nruns], bp[:kb*nr])
+			} else {
+				g.packGatherBlock(kb, x, j.off[pc:pc+kb], mask[:kb], idx, bp[:kb*nr])
+			}
+			var beta float32
+			if pc > 0 {
+				beta = 1 // the earlier blocks of k are already in cs
+			}
+			g.sweep(kb, ap[j.mPad*pc:j.mPad*(pc+kb)], bp[:kb*nr], fg, cols, cs, nr, 1, beta)
+		}
+		// Epilogue: bias, activation, and each run of columns to its image.
+		for l := 0; l < cols; {
+			im, pix := (col0+l)/ohw, (col0+l)%ohw
+			run := min(cols-l, ohw-pix)
+			for f := range fg {
+				o := (im*p.F+gr*fg+f)*ohw + pix
+				biasAct(p.Act, bias(j.b, gr*fg+f), cs[f*nr+l:f*nr+l+run], j.y[o:o+run])
+			}
+			l += run
+		}
+	}
+}
+
+// panelLanes describes the panel of nr lanes whose first cols lanes are the
+// output columns col0, col0+1, … of the batch (the rest stay zero). For
+// lane l it sets idx[l] to where the lane's window starts, relative to the
+// panel's first image, bit l of rowIn[kh] when kernel row kh of the window
+// lies inside the image, and bit l of colIn[kw] for kernel column kw. It
+// writes the runs of lanes whose windows are contiguous as pairs (offset of
+// the run's lane 0, its lanes) to runs, and returns how many there are.
+func (p Conv) panelLanes(col0, cols int, idx, runs, rowIn, colIn []int32) (nruns int) {
+	ohw, chw := p.OH*p.OW, p.C*p.H*p.W
+	im0 := col0 / ohw
+	clear(rowIn)
+	clear(colIn)
+	for l := range idx {
+		idx[l] = 0
+		if l >= cols {
+			continue
+		}
+		im, pix := (col0+l)/ohw, (col0+l)%ohw
+		iy, ix := pix/p.OW*p.Stride-p.PadT, pix%p.OW*p.Stride-p.PadL
+		idx[l] = int32((im-im0)*chw + iy*p.W + ix)
+		bit := int32(1) << l
+		for kh := range p.KH {
+			if uint(iy+kh) < uint(p.H) {
+				rowIn[kh] |= bit
+			}
+		}
+		for kw := range p.KW {
+			if uint(ix+kw) < uint(p.W) {
+				colIn[kw] |= bit
+			}
+		}
+		if l == 0 || idx[l] != idx[l-1]+1 {
+			runs[2*nruns], runs[2*nruns+1] = idx[l]-int32(l), 0
+			nruns++
+		}
+		runs[2*nruns-1] |= bit
+	}
+	return nruns
+}
+
+// packGatherBlock fills kb steps of a panel of B by gathering: lane l of
+// step r is x[off[r] + idx[l]] where bit l of mask[r] is set, else 0 (see
+// package asmgen's packGather).
+func (g *gemmImpl) packGatherBlock(kb int, x []float32, off, mask, idx []int32, dst []float32) {
+	if g.packGather != nil {
+		g.packGather(kb, x, off, mask, idx, dst)
+		return
+	}
+	packGatherGo(g.nr, kb, x, off, mask, idx, dst)
+}
+
+func packGatherGo(nr, kb int, x []float32, off, mask, idx []int32, dst []float32) {
+	idx = idx[:nr]
+	for r := range kb {
+		d := dst[r*nr : (r+1)*nr]
+		o, m := int(off[r]), mask[r]
+		for l, ix := range idx {
+			d[l] = 0
+			if m&(1<<l) != 0 {
+				d[l] = x[o+int(ix)]
+			}
+		}
+	}
+}
