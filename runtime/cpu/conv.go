@@ -99,14 +99,6 @@ var convBwd convJob
 
 func (j *convJob) do(i, n int) { j.backward(i, n) }
 
-// bias is b[f], or 0 without a bias.
-func bias(b []float32, f int) float32 {
-	if b == nil {
-		return 0
-	}
-	return b[f]
-}
-
 // biasAct writes act(src + b) to dst (which may be src), serially: it runs
 // inside a worker.
 func biasAct(a Activation, b float32, src, dst []float32) {

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"math"
 	"testing"
 )
 
@@ -131,52 +132,68 @@ func TestConvChunks(t *testing.T) {
 
 // TestConvForwardPanels checks Forward against the float64 reference on
 // every GEMM path, with 1 and 2 threads, on shapes chosen to reach every
-// way a panel of the product is packed: few contiguous runs of lanes (a
-// stride-1 convolution as wide as its input, where only the image
-// boundaries break a run), many runs (a valid convolution, a tiny output
-// whose panels span several images) and none (strides 2 and 4, which
-// gather); filters longer than one block of k, filter counts that are not
-// a multiple of the tile, and a batch of one.
+// way a panel of the product is packed: by runs of lanes contiguous in the
+// image (a stride-1 convolution as wide as its input, where only image
+// boundaries break a run), by gathers (a valid convolution, whose every
+// row of outputs is a run, a tiny output whose panels span several images,
+// a strided one too small to rearrange), and by runs from the
+// space-to-depth rearrangement (strides 2 and 4, on the path that has
+// runs); filters longer than one block of k, filter
+// counts that are not a multiple of the tile, no bias, and a batch of one.
 func TestConvForwardPanels(t *testing.T) {
 	defer SetThreads(0)
 	same := func(n, c, hw, f, k, groups int) Conv {
 		pad := k / 2
 		return Conv{N: n, C: c, H: hw, W: hw, F: f, KH: k, KW: k, Stride: 1, PadT: pad, PadL: pad, PadB: pad, PadR: pad, Groups: groups, OH: hw, OW: hw, Act: ReLU}
 	}
+	type packing struct{ runs, gathers, s2d bool }
 	cases := []struct {
-		name     string
-		p        Conv
-		fewRuns  bool // some panel has at most maxPackRuns runs
-		manyRuns bool // some panel has more
+		name string
+		p    Conv
+		want packing // on a path with runs (the AVX-512 one)
+		bias bool
 	}{
-		{"same3x3_k576", same(3, 64, 13, 20, 3, 1), true, false},
-		{"same5x5_groups", same(2, 8, 27, 26, 5, 2), true, false},
-		{"valid_tiny", Conv{N: 5, C: 3, H: 6, W: 6, F: 13, KH: 3, KW: 3, Stride: 1, Groups: 1, OH: 4, OW: 4}, true, true},
+		{"same3x3_k576", same(3, 64, 13, 20, 3, 1), packing{runs: true}, true},
+		{"same5x5_groups", same(2, 8, 27, 26, 5, 2), packing{runs: true}, false},
+		{"valid_tiny", Conv{N: 5, C: 3, H: 6, W: 6, F: 13, KH: 3, KW: 3, Stride: 1, Groups: 1, OH: 4, OW: 4}, packing{runs: true, gathers: true}, true},
 		{"stride2_asym", Conv{N: 2, C: 4, H: 15, W: 16, F: 12, KH: 3, KW: 2, Stride: 2, PadT: 1, PadB: 2, PadR: 1, Groups: 2,
-			OH: OutSize(15, 3, 2, 1, 2), OW: OutSize(16, 2, 2, 0, 1), Act: Tanh}, false, true},
-		{"stride4_ceil", Conv{N: 1, C: 3, H: 59, W: 59, F: 24, KH: 11, KW: 11, Stride: 4, PadB: ceilPad(59, 11, 4, 0), PadR: ceilPad(59, 11, 4, 0),
-			Groups: 1, OH: 1 + (59-11+3)/4, OW: 1 + (59-11+3)/4, Act: ReLU}, false, true},
+			OH: OutSize(15, 3, 2, 1, 2), OW: OutSize(16, 2, 2, 0, 1), Act: Tanh}, packing{runs: true, s2d: true}, true},
+		{"stride2_small", Conv{N: 3, C: 4, H: 7, W: 8, F: 4, KH: 3, KW: 2, Stride: 2, PadT: 1, PadB: 2, PadR: 1, Groups: 2,
+			OH: OutSize(7, 3, 2, 1, 2), OW: OutSize(8, 2, 2, 0, 1), Act: ReLU}, packing{gathers: true}, true},
+		{"stride4_ceil", Conv{N: 3, C: 3, H: 59, W: 59, F: 24, KH: 11, KW: 11, Stride: 4, PadL: 2, PadT: 1, PadB: ceilPad(59, 11, 4, 1), PadR: ceilPad(59, 11, 4, 2),
+			Groups: 1, OH: 1 + (59+1-11+3)/4, OW: 1 + (59+2-11+3)/4, Act: ReLU}, packing{runs: true, s2d: true}, true},
 	}
 	for _, c := range cases {
 		p := c.p
 		if err := p.Validate(); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		// Which packings the shape reaches, for a 32-lane panel.
-		var few, many bool
-		idx, runs, rowIn, colIn := make([]int32, 32), make([]int32, 64), make([]int32, p.KH), make([]int32, p.KW)
-		for col0 := 0; col0 < p.N*p.OH*p.OW; col0 += 32 {
-			nruns := p.panelLanes(col0, min(32, p.N*p.OH*p.OW-col0), idx, runs, rowIn, colIn)
-			few = few || nruns <= maxPackRuns
-			many = many || nruns > maxPackRuns
-		}
-		if few != c.fewRuns || many != c.manyRuns {
-			t.Fatalf("%s: panels with few runs %v, with many %v; the case wants %v, %v", c.name, few, many, c.fewRuns, c.manyRuns)
-		}
 		rng := NewRNG(5, 5)
 		x, w, b := randn(rng, p.InSize(), 1), randn(rng, p.WeightSize(), 0.3), randn(rng, p.F, 0.3)
-		want := refConv(p, to64(x), to64(w), to64(b))
+		if !c.bias {
+			b = nil
+		}
+		var b64 []float64
+		if b != nil {
+			b64 = to64(b)
+		}
+		want := refConv(p, to64(x), to64(w), b64)
 		for _, path := range gemmPaths() {
+			// How this path packs the shape's panels.
+			g := chooseGemm(path)
+			sd := p.layoutFor(g)
+			got := packing{s2d: sd.on}
+			nr := g.nr
+			idx, runs, rowIn, colIn := make([]int32, nr), make([]int32, 2*nr), make([]int32, p.KH), make([]int32, p.KW)
+			for col0 := 0; col0 < p.N*p.OH*p.OW; col0 += nr {
+				nruns := p.panelLanes(col0, min(nr, p.N*p.OH*p.OW-col0), sd, idx, runs, rowIn, colIn)
+				byRuns := g.packRuns != nil && nruns <= maxPackRuns
+				got.runs = got.runs || byRuns
+				got.gathers = got.gathers || !byRuns
+			}
+			if g.packRuns != nil && got != c.want {
+				t.Fatalf("%s on %s: packing %+v, want %+v", c.name, path, got, c.want)
+			}
 			for _, threads := range []int{1, 2} {
 				t.Run(fmt.Sprintf("%s/%s/t%d", c.name, path, threads), func(t *testing.T) {
 					SetThreads(threads)
@@ -184,6 +201,30 @@ func TestConvForwardPanels(t *testing.T) {
 					withGEMMPath(t, path, func() { p.Forward(x, w, b, y, make([]float32, p.ForwardScratch())) })
 					expectClose(t, "y", y, want, fwdTol)
 				})
+			}
+		}
+	}
+}
+
+// TestConvReLUSpecialValues checks that the forward epilogue's ReLU is Go's
+// max(v, 0) on every path: a NaN input gives NaN outputs where it is read
+// (so that a diverging net shows it), and −0 comes out as +0.
+func TestConvReLUSpecialValues(t *testing.T) {
+	// A 1×1 convolution with one filter of weight 1 and bias 0: y = relu(x).
+	p := Conv{N: 1, C: 1, H: 6, W: 7, F: 1, KH: 1, KW: 1, Stride: 1, Groups: 1, OH: 6, OW: 7, Act: ReLU}
+	x := make([]float32, p.InSize())
+	for i := range x {
+		x[i] = float32(i%5) - 2
+	}
+	nan := float32(math.NaN())
+	x[3], x[4], x[40] = nan, float32(math.Copysign(0, -1)), nan
+	for _, path := range gemmPaths() {
+		y := make([]float32, p.OutSize())
+		withGEMMPath(t, path, func() { p.Forward(x, []float32{1}, []float32{0}, y, make([]float32, p.ForwardScratch())) })
+		for i, v := range y {
+			want := max(x[i], 0)
+			if math.IsNaN(float64(want)) != math.IsNaN(float64(v)) || !math.IsNaN(float64(want)) && (v != want || math.Signbit(float64(v))) {
+				t.Errorf("%s: relu(%g) = %g, want %g", path, x[i], v, want)
 			}
 		}
 	}

@@ -33,6 +33,7 @@ type convFwdJob struct {
 	kc      int       // steps of k per block
 	mPad    int       // filters per group, rounded up to the tile
 	panels  int       // panels of nr columns across the batch
+	s2d     s2dLayout // for a strided convolution packed by runs
 }
 
 var convFwd convFwdJob
@@ -46,8 +47,9 @@ const maxPackRuns = 4
 // that they are allocated once and not per step. Only the holder of par.mu
 // uses them.
 var convShared struct {
-	ap  []float32
-	off []int32
+	ap    []float32
+	off   []int32
+	zeros []float32 // the bias of a convolution without one
 }
 
 // Forward computes y = act(conv(x, w) + b). A nil b means no bias.
@@ -83,6 +85,7 @@ func (p Conv) Forward(x, w, b, y, scratch []float32) {
 		}
 	}
 	// Tap r's offset within a window.
+	sd := p.layoutFor(g)
 	if len(sh.off) < k {
 		sh.off = make([]int32, k)
 	}
@@ -90,14 +93,24 @@ func (p Conv) Forward(x, w, b, y, scratch []float32) {
 	for c := 0; c < p.C/p.Groups; c++ {
 		for kh := 0; kh < p.KH; kh++ {
 			for kw := 0; kw < p.KW; kw++ {
-				sh.off[r] = int32(c*p.H*p.W + kh*p.W + kw)
+				if sd.on {
+					sh.off[r] = int32(sd.tapOffset(c, kh, kw))
+				} else {
+					sh.off[r] = int32(c*p.H*p.W + kh*p.W + kw)
+				}
 				r++
 			}
 		}
 	}
 
 	panels := ceilDiv(p.N*p.OH*p.OW, g.nr)
-	convFwd = convFwdJob{p: p, g: g, x: x, b: b, y: y, ap: sh.ap, off: sh.off[:k], kc: kc, mPad: mPad, panels: panels}
+	if b == nil {
+		if len(sh.zeros) < p.F {
+			sh.zeros = make([]float32, p.F)
+		}
+		b = sh.zeros[:p.F]
+	}
+	convFwd = convFwdJob{p: p, g: g, x: x, b: b, y: y, ap: sh.ap, off: sh.off[:k], kc: kc, mPad: mPad, panels: panels, s2d: sd}
 	runParts(&convFwd, min(threads(), p.Groups*panels))
 	convFwd = convFwdJob{}
 }
@@ -111,8 +124,10 @@ func (j *convFwdJob) do(i, n int) {
 	// Scratch: the panel of B, then the panel's outputs (mPad rows of nr);
 	// and as integers the lanes' window offsets, the steps' masks, and the
 	// lanes that each kernel row and column keep inside the image.
-	s := partScratch(i, kc*nr+j.mPad*nr)
-	bp, cs := s[:kc*nr], s[kc*nr:]
+	sd := j.s2d
+	s := partScratch(i, kc*nr+j.mPad*nr+2*sd.slot)
+	bp, cs, slots := s[:kc*nr], s[kc*nr:kc*nr+j.mPad*nr], s[kc*nr+j.mPad*nr:]
+	have := [2]int{-1, -1} // the (image, group) each slot of slots holds
 	ints := partInts(i, 3*nr+kc+p.KH+p.KW)
 	idx, runs, mask := ints[:nr], ints[nr:3*nr], ints[3*nr:3*nr+kc]
 	rowIn, colIn := ints[3*nr+kc:3*nr+kc+p.KH], ints[3*nr+kc+p.KH:]
@@ -123,9 +138,19 @@ func (j *convFwdJob) do(i, n int) {
 		col0 := pn * nr
 		cols := min(nr, p.N*ohw-col0)
 		im0 := col0 / ohw
-		nruns := p.panelLanes(col0, cols, idx, runs, rowIn, colIn)
+		nruns := p.panelLanes(col0, cols, sd, idx, runs, rowIn, colIn)
 		byRuns := g.packRuns != nil && nruns <= maxPackRuns
 		x := j.x[im0*chw+gr*cg*p.H*p.W:]
+		if sd.on {
+			// The panel's images (two at most, as OH·OW ≥ nr), rearranged.
+			for im := im0; im <= (col0+cols-1)/ohw; im++ {
+				if key := im*p.Groups + gr; have[im%2] != key {
+					sd.fill(p, j.x[im*chw+gr*cg*p.H*p.W:], slots[im%2*sd.slot:(im%2+1)*sd.slot])
+					have[im%2] = key
+				}
+			}
+			x = slots[im0%2*sd.slot:]
+		}
 		ap := j.ap[gr*j.mPad*k:]
 		kh, kw := 0, 0
 		for pc := 0; pc < k; pc += kc {
@@ -154,9 +179,13 @@ func (j *convFwdJob) do(i, n int) {
 		for l := 0; l < cols; {
 			im, pix := (col0+l)/ohw, (col0+l)%ohw
 			run := min(cols-l, ohw-pix)
-			for f := range fg {
-				o := (im*p.F+gr*fg+f)*ohw + pix
-				biasAct(p.Act, bias(j.b, gr*fg+f), cs[f*nr+l:f*nr+l+run], j.y[o:o+run])
+			o := (im*p.F+gr*fg)*ohw + pix
+			if g.biasAct != nil && (p.Act == ReLU || p.Act == Identity) {
+				g.biasAct(fg, cs[l:], nr, j.y[o:], ohw, j.b[gr*fg:(gr+1)*fg], run, p.Act == ReLU)
+			} else {
+				for f := range fg {
+					biasAct(p.Act, j.b[gr*fg+f], cs[f*nr+l:f*nr+l+run], j.y[o+f*ohw:o+f*ohw+run])
+				}
 			}
 			l += run
 		}
@@ -170,7 +199,10 @@ func (j *convFwdJob) do(i, n int) {
 // lies inside the image, and bit l of colIn[kw] for kernel column kw. It
 // writes the runs of lanes whose windows are contiguous as pairs (offset of
 // the run's lane 0, its lanes) to runs, and returns how many there are.
-func (p Conv) panelLanes(col0, cols int, idx, runs, rowIn, colIn []int32) (nruns int) {
+//
+// With sd on, the windows are those of the images rearranged by sd.fill,
+// image im in slot im mod 2.
+func (p Conv) panelLanes(col0, cols int, sd s2dLayout, idx, runs, rowIn, colIn []int32) (nruns int) {
 	ohw, chw := p.OH*p.OW, p.C*p.H*p.W
 	im0 := col0 / ohw
 	clear(rowIn)
@@ -182,7 +214,11 @@ func (p Conv) panelLanes(col0, cols int, idx, runs, rowIn, colIn []int32) (nruns
 		}
 		im, pix := (col0+l)/ohw, (col0+l)%ohw
 		iy, ix := pix/p.OW*p.Stride-p.PadT, pix%p.OW*p.Stride-p.PadL
-		idx[l] = int32((im-im0)*chw + iy*p.W + ix)
+		if sd.on {
+			idx[l] = int32((im%2-im0%2)*sd.slot + pix/p.OW*sd.w + pix%p.OW)
+		} else {
+			idx[l] = int32((im-im0)*chw + iy*p.W + ix)
+		}
 		bit := int32(1) << l
 		for kh := range p.KH {
 			if uint(iy+kh) < uint(p.H) {
@@ -223,6 +259,73 @@ func packGatherGo(nr, kb int, x []float32, off, mask, idx []int32, dst []float32
 			d[l] = 0
 			if m&(1<<l) != 0 {
 				d[l] = x[o+int(ix)]
+			}
+		}
+	}
+}
+
+// s2dLayout rearranges one group of one image for a convolution of stride
+// s > 1 ("space to depth"): pixel (y, x) of channel c of the image padded
+// by PadT and PadL goes to plane (c, y mod s, x mod s) at (y / s, x / s).
+// Tap (kh, kw) of the window of output (oh, ow) then sits at (oh + kh / s,
+// ow + kw / s) of plane (c, kh mod s, kw mod s): the taps of neighbouring
+// outputs are neighbours, and a panel packs by runs (one per row of
+// outputs) instead of by gathers, which cost several times as much. The
+// padding at the bottom and right is not stored: the masks leave it out.
+type s2dLayout struct {
+	on      bool
+	s, h, w int // stride, and the rearranged planes' height and width
+	plane   int // h·w
+	slot    int // one group of one image: C/Groups·s·s planes
+}
+
+// layoutFor returns the rearrangement Forward uses on path g: none (sd.on
+// false) unless the path packs by runs and the stride is over one, and not
+// for outputs so small that a panel spans more than two images.
+func (p Conv) layoutFor(g *gemmImpl) s2dLayout {
+	if g.packRuns == nil || p.Stride == 1 || p.OH*p.OW < g.nr {
+		return s2dLayout{}
+	}
+	return p.s2d()
+}
+
+func (p Conv) s2d() s2dLayout {
+	s := p.Stride
+	h, w := ceilDiv(p.H+p.PadT, s), ceilDiv(p.W+p.PadL, s)
+	return s2dLayout{on: true, s: s, h: h, w: w, plane: h * w, slot: p.C / p.Groups * s * s * h * w}
+}
+
+// tapOffset is where tap (c, kh, kw) of output (0, 0)'s window sits.
+func (sd s2dLayout) tapOffset(c, kh, kw int) int {
+	return (c*sd.s*sd.s+kh%sd.s*sd.s+kw%sd.s)*sd.plane + kh/sd.s*sd.w + kw/sd.s
+}
+
+// fill rearranges the group's channels of one image, x, into dst. Each
+// input row is read s times in a row, once per plane it feeds, while it is
+// in the L1 cache.
+func (sd s2dLayout) fill(p Conv, x, dst []float32) {
+	s := sd.s
+	for c := range p.C / p.Groups {
+		src := x[c*p.H*p.W : (c+1)*p.H*p.W]
+		for r := range s {
+			for oy := range sd.h {
+				y := oy*s + r - p.PadT
+				for q := range s {
+					d := dst[(c*s*s+r*s+q)*sd.plane+oy*sd.w:][:sd.w]
+					if y < 0 || y >= p.H {
+						clear(d)
+						continue
+					}
+					// The columns that come from inside the image.
+					lo, hi := colSpan(q, p.PadL, s, p.W, sd.w)
+					clear(d[:lo])
+					clear(d[hi:])
+					row := src[y*p.W+lo*s+q-p.PadL : y*p.W+(hi-1)*s+q-p.PadL+1]
+					d = d[lo:hi]
+					for i := range d {
+						d[i] = row[i*s]
+					}
+				}
 			}
 		}
 	}

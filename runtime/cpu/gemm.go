@@ -109,6 +109,10 @@ type gemmImpl struct {
 	// packRuns, when set, packs the same panels as packGather from runs of
 	// lanes contiguous in x (see convFwdJob.do).
 	packRuns func(kb int, x []float32, off, mask, runs []int32, dst []float32)
+	// biasAct, when set, is a convolution panel's epilogue: rows rows of
+	// cols floats from src (rows lds apart) plus bias[r], through ReLU if
+	// relu, to dst (rows ldd apart).
+	biasAct func(rows int, src []float32, lds int, dst []float32, ldd int, bias []float32, cols int, relu bool)
 }
 
 // The paths, fastest first; gemmImpls holds those this CPU can run.

@@ -20,7 +20,7 @@ import "golang.org/x/sys/cpu"
 var (
 	avx512Gemm = &gemmImpl{name: "avx512", mr: 12, nr: 32, kc: 512, mc: 192, nc: 4096,
 		tile: tileAVX512, tileNarrow: tileAVX512Narrow, packA: packA512, packB: packB512,
-		packGather: packGather512, packRuns: packRuns512}
+		packGather: packGather512, packRuns: packRuns512, biasAct: biasAct512}
 	avx2Gemm = &gemmImpl{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096,
 		tile: tileAVX2, packA: packA256, packB: packB256}
 )
@@ -160,4 +160,17 @@ func packRuns512(kb int, x []float32, off, mask, runs []int32, dst []float32) {
 	}
 	_, _, _, _ = x[0], off[kb-1], mask[kb-1], dst[32*kb-1]
 	gemmPackRuns32(kb, &x[0], &off[0], &mask[0], &runs[0], len(runs)/2, &dst[0])
+}
+
+// biasAct512 is the AVX-512 path's epilogue for panels of up to 32 columns.
+func biasAct512(rows int, src []float32, lds int, dst []float32, ldd int, bias []float32, cols int, relu bool) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	_, _, _ = src[(rows-1)*lds+cols-1], dst[(rows-1)*ldd+cols-1], bias[rows-1]
+	r := 0
+	if relu {
+		r = 1
+	}
+	gemmBiasAct32(rows, &src[0], lds, &dst[0], ldd, &bias[0], 1<<cols-1, r)
 }

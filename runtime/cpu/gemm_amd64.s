@@ -2605,3 +2605,62 @@ gemmPackRuns32_run:
 gemmPackRuns32_done:
 	VZEROUPPER
 	RET
+
+// func gemmBiasAct32(rows int, src *float32, lds int, dst *float32, ldd int, bias *float32, mask uint64, relu int)
+// Requires: AVX, AVX512F
+TEXT ·gemmBiasAct32(SB), NOSPLIT, $0-64
+	MOVQ   rows+0(FP), CX
+	MOVQ   src+8(FP), SI
+	MOVQ   lds+16(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   dst+24(FP), DI
+	MOVQ   ldd+32(FP), R8
+	SHLQ   $0x02, R8
+	MOVQ   bias+40(FP), R9
+	MOVQ   relu+56(FP), R10
+	MOVQ   mask+48(FP), AX
+	KMOVW  AX, K1
+	SHRQ   $0x10, AX
+	KMOVW  AX, K2
+	VPXORD Z31, Z31, Z31
+	TESTQ  CX, CX
+	JZ     gemmBiasAct32_done
+	TESTQ  R10, R10
+	JZ     gemmBiasAct32_plain
+
+gemmBiasAct32_relu:
+	VBROADCASTSS (R9), Z2
+	VMOVUPS.Z    (SI), K1, Z0
+	VADDPS       Z2, Z0, Z0
+	VMAXPS       Z0, Z31, Z0
+	VADDPS       Z31, Z0, Z0
+	VMOVUPS      Z0, K1, (DI)
+	VMOVUPS.Z    64(SI), K2, Z1
+	VADDPS       Z2, Z1, Z1
+	VMAXPS       Z1, Z31, Z1
+	VADDPS       Z31, Z1, Z1
+	VMOVUPS      Z1, K2, 64(DI)
+	ADDQ         $0x04, R9
+	ADDQ         BX, SI
+	ADDQ         R8, DI
+	DECQ         CX
+	JNZ          gemmBiasAct32_relu
+	JMP          gemmBiasAct32_done
+
+gemmBiasAct32_plain:
+	VBROADCASTSS (R9), Z2
+	VMOVUPS.Z    (SI), K1, Z0
+	VADDPS       Z2, Z0, Z0
+	VMOVUPS      Z0, K1, (DI)
+	VMOVUPS.Z    64(SI), K2, Z1
+	VADDPS       Z2, Z1, Z1
+	VMOVUPS      Z1, K2, 64(DI)
+	ADDQ         $0x04, R9
+	ADDQ         BX, SI
+	ADDQ         R8, DI
+	DECQ         CX
+	JNZ          gemmBiasAct32_plain
+
+gemmBiasAct32_done:
+	VZEROUPPER
+	RET

@@ -58,3 +58,8 @@ func gemmPackGather32(k int, src *float32, off *int32, mask *int32, idx *int32, 
 //
 //go:noescape
 func gemmPackRuns32(k int, src *float32, off *int32, mask *int32, runs *int32, nruns int, dst *float32)
+
+// gemmBiasAct32 adds a bias per row to rows of up to 32 floats and applies ReLU if asked, with AVX-512.
+//
+//go:noescape
+func gemmBiasAct32(rows int, src *float32, lds int, dst *float32, ldd int, bias *float32, mask uint64, relu int)

@@ -50,6 +50,7 @@ func main() {
 	}
 	packGather(32)
 	packRuns(32)
+	biasAct(32)
 	Generate()
 }
 
@@ -833,6 +834,81 @@ func packRuns(w int) {
 	ADDQ(U32(4*w), rDst)
 	DECQ(rK)
 	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// biasAct emits gemmBiasAct<w>, the epilogue of a convolution's panel: for
+// each of rows rows, it adds bias[r] to the lanes set in mask of
+// src + r·lds and stores them to dst + r·ldd, through max(v, 0) when relu
+// is not 0. The max is Go's: a NaN stays a NaN and −0 becomes +0 (VMAXPS
+// returns its second operand on a NaN, and +0 added to −0 is +0).
+func biasAct(w int) {
+	name := fmt.Sprintf("gemmBiasAct%d", w)
+	nv := w / 16
+	if w%16 != 0 || nv > 2 {
+		panic(name + ": 16 or 32 lanes")
+	}
+	TEXT(name, NOSPLIT, "func(rows int, src *float32, lds int, dst *float32, ldd int, bias *float32, mask uint64, relu int)")
+	Doc(name + fmt.Sprintf(" adds a bias per row to rows of up to %d floats and applies ReLU if asked, with AVX-512.", w))
+	Pragma("noescape")
+	var (
+		rRows = reg.RCX
+		rSrc  = reg.RSI
+		rLds  = reg.RBX
+		rDst  = reg.RDI
+		rLdd  = reg.R8
+		rBias = reg.R9
+		rReLU = reg.R10
+	)
+	Load(Param("rows"), rRows)
+	Load(Param("src"), rSrc)
+	Load(Param("lds"), rLds)
+	SHLQ(U8(2), rLds)
+	Load(Param("dst"), rDst)
+	Load(Param("ldd"), rLdd)
+	SHLQ(U8(2), rLdd)
+	Load(Param("bias"), rBias)
+	Load(Param("relu"), rReLU)
+	Load(Param("mask"), rTmp)
+	for v := 0; v < nv; v++ {
+		KMOVW(reg.EAX, masks[v])
+		if v+1 < nv {
+			SHRQ(U8(16), rTmp)
+		}
+	}
+	zero := zmm[31]
+	VPXORD(zero, zero, zero)
+	TESTQ(rRows, rRows)
+	JZ(LabelRef(name + "_done"))
+	for _, relu := range []bool{true, false} {
+		label := name + "_relu"
+		if !relu {
+			label = name + "_plain"
+			Label(label)
+		} else {
+			TESTQ(rReLU, rReLU)
+			JZ(LabelRef(name + "_plain"))
+			Label(label)
+		}
+		VBROADCASTSS(Mem{Base: rBias}, zmm[2])
+		for v := 0; v < nv; v++ {
+			VMOVUPS_Z(Mem{Base: rSrc, Disp: 64 * v}, masks[v], zmm[v])
+			VADDPS(zmm[2], zmm[v], zmm[v])
+			if relu {
+				VMAXPS(zmm[v], zero, zmm[v])
+				VADDPS(zero, zmm[v], zmm[v])
+			}
+			VMOVUPS(zmm[v], masks[v], Mem{Base: rDst, Disp: 64 * v})
+		}
+		ADDQ(U8(4), rBias)
+		ADDQ(rLds, rSrc)
+		ADDQ(rLdd, rDst)
+		DECQ(rRows)
+		JNZ(LabelRef(label))
+		JMP(LabelRef(name + "_done"))
+	}
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
