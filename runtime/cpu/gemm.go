@@ -113,6 +113,9 @@ type gemmImpl struct {
 	// cols floats from src (rows lds apart) plus bias[r], through ReLU if
 	// relu, to dst (rows ldd apart).
 	biasAct func(rows int, src []float32, lds int, dst []float32, ldd int, bias []float32, cols int, relu bool)
+	// lrn075, when set, holds vector loops for LRN with β = 0.75 that give
+	// the same bits as the Go loops in lrn.go.
+	lrn075 *lrnKernels
 }
 
 // The paths, fastest first; gemmImpls holds those this CPU can run.

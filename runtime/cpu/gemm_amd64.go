@@ -20,7 +20,8 @@ import "golang.org/x/sys/cpu"
 var (
 	avx512Gemm = &gemmImpl{name: "avx512", mr: 12, nr: 32, kc: 512, mc: 192, nc: 4096,
 		tile: tileAVX512, tileNarrow: tileAVX512Narrow, packA: packA512, packB: packB512,
-		packGather: packGather512, packRuns: packRuns512, biasAct: biasAct512}
+		packGather: packGather512, packRuns: packRuns512, biasAct: biasAct512,
+		lrn075: &lrnKernels{forward: lrnForward512, backT: lrnBackwardT512, backDX: lrnBackwardDX512}}
 	avx2Gemm = &gemmImpl{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096,
 		tile: tileAVX2, packA: packA256, packB: packB256}
 )
@@ -173,4 +174,40 @@ func biasAct512(rows int, src []float32, lds int, dst []float32, ldd int, bias [
 		r = 1
 	}
 	gemmBiasAct32(rows, &src[0], lds, &dst[0], ldd, &bias[0], 1<<cols-1, r)
+}
+
+// blocks32 splits n floats into full blocks of 32 and the lane mask of the
+// rest, as the AVX-512 elementwise loops take them.
+func blocks32(n int) (int, uint64) { return n / 32, 1<<(n%32) - 1 }
+
+func lrnForward512(n int, x []float32, hw, win, own int, y []float32, k, alpha float32) {
+	if n <= 0 {
+		return
+	}
+	_, _ = x[(win-1)*hw+n-1], y[n-1]
+	if own < 0 || own >= win || n > hw {
+		panic("lrnForward512: bad window")
+	}
+	b, t := blocks32(n)
+	lrnForward075(b, t, &x[0], hw, win, own, &y[0], k, alpha)
+}
+
+func lrnBackwardT512(s, g, a, t []float32, k, alpha float32) {
+	n := len(s)
+	if n == 0 {
+		return
+	}
+	_, _, _ = g[n-1], a[n-1], t[n-1]
+	b, m := blocks32(n)
+	lrnBackwardT075(b, m, &s[0], &g[0], &a[0], &t[0], k, alpha)
+}
+
+func lrnBackwardDX512(sum, s, a, g, dx []float32, coef float32) {
+	n := len(sum)
+	if n == 0 {
+		return
+	}
+	_, _, _, _ = s[n-1], a[n-1], g[n-1], dx[n-1]
+	b, m := blocks32(n)
+	lrnBackwardDX075(b, m, &sum[0], &s[0], &a[0], &g[0], &dx[0], coef)
 }

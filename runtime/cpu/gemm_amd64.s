@@ -2664,3 +2664,309 @@ gemmBiasAct32_plain:
 gemmBiasAct32_done:
 	VZEROUPPER
 	RET
+
+// func lrnForward075(blocks int, tail uint64, x *float32, hw int, win int, own int, y *float32, k float32, alpha float32)
+// Requires: AVX, AVX512F
+TEXT ·lrnForward075(SB), NOSPLIT, $0-64
+	MOVQ         blocks+0(FP), CX
+	MOVQ         x+16(FP), SI
+	MOVQ         hw+24(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         win+32(FP), R8
+	MOVQ         own+40(FP), R9
+	IMULQ        BX, R9
+	MOVQ         y+48(FP), DI
+	VBROADCASTSS k+56(FP), Z28
+	VBROADCASTSS alpha+60(FP), Z29
+	MOVL         $0x0000ffff, AX
+	KMOVW        AX, K1
+	KMOVW        AX, K2
+	TESTQ        CX, CX
+	JZ           lrnForward075_tail
+
+lrnForward075_loop:
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS    Z0, Z0, Z0
+	MOVQ      SI, R10
+	MOVQ      R8, R11
+	DECQ      R11
+	JZ        lrnForward075_win0_1_end
+
+lrnForward075_win0_1:
+	ADDQ      BX, R10
+	VMOVUPS.Z (R10), K1, Z2
+	VMULPS    Z2, Z2, Z2
+	VADDPS    Z2, Z0, Z0
+	DECQ      R11
+	JNZ       lrnForward075_win0_1
+
+lrnForward075_win0_1_end:
+	VMULPS    Z29, Z0, Z0
+	VADDPS    Z28, Z0, Z0
+	VSQRTPS   Z0, Z4
+	VSQRTPS   Z4, Z2
+	VMULPS    Z2, Z4, Z4
+	VMOVUPS.Z (SI)(R9*1), K1, Z2
+	VDIVPS    Z4, Z2, Z2
+	VMOVUPS   Z2, K1, (DI)
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMULPS    Z1, Z1, Z1
+	MOVQ      SI, R10
+	MOVQ      R8, R11
+	DECQ      R11
+	JZ        lrnForward075_win1_2_end
+
+lrnForward075_win1_2:
+	ADDQ      BX, R10
+	VMOVUPS.Z 64(R10), K2, Z3
+	VMULPS    Z3, Z3, Z3
+	VADDPS    Z3, Z1, Z1
+	DECQ      R11
+	JNZ       lrnForward075_win1_2
+
+lrnForward075_win1_2_end:
+	VMULPS    Z29, Z1, Z1
+	VADDPS    Z28, Z1, Z1
+	VSQRTPS   Z1, Z5
+	VSQRTPS   Z5, Z3
+	VMULPS    Z3, Z5, Z5
+	VMOVUPS.Z 64(SI)(R9*1), K2, Z3
+	VDIVPS    Z5, Z3, Z3
+	VMOVUPS   Z3, K2, 64(DI)
+	ADDQ      $0x00000080, SI
+	ADDQ      $0x00000080, DI
+	DECQ      CX
+	JNZ       lrnForward075_loop
+
+lrnForward075_tail:
+	MOVQ      tail+8(FP), AX
+	TESTQ     AX, AX
+	JZ        lrnForward075_done
+	KMOVW     AX, K1
+	SHRQ      $0x10, AX
+	KMOVW     AX, K2
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS    Z0, Z0, Z0
+	MOVQ      SI, R10
+	MOVQ      R8, R11
+	DECQ      R11
+	JZ        lrnForward075_win0_3_end
+
+lrnForward075_win0_3:
+	ADDQ      BX, R10
+	VMOVUPS.Z (R10), K1, Z2
+	VMULPS    Z2, Z2, Z2
+	VADDPS    Z2, Z0, Z0
+	DECQ      R11
+	JNZ       lrnForward075_win0_3
+
+lrnForward075_win0_3_end:
+	VMULPS    Z29, Z0, Z0
+	VADDPS    Z28, Z0, Z0
+	VSQRTPS   Z0, Z4
+	VSQRTPS   Z4, Z2
+	VMULPS    Z2, Z4, Z4
+	VMOVUPS.Z (SI)(R9*1), K1, Z2
+	VDIVPS    Z4, Z2, Z2
+	VMOVUPS   Z2, K1, (DI)
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMULPS    Z1, Z1, Z1
+	MOVQ      SI, R10
+	MOVQ      R8, R11
+	DECQ      R11
+	JZ        lrnForward075_win1_4_end
+
+lrnForward075_win1_4:
+	ADDQ      BX, R10
+	VMOVUPS.Z 64(R10), K2, Z3
+	VMULPS    Z3, Z3, Z3
+	VADDPS    Z3, Z1, Z1
+	DECQ      R11
+	JNZ       lrnForward075_win1_4
+
+lrnForward075_win1_4_end:
+	VMULPS    Z29, Z1, Z1
+	VADDPS    Z28, Z1, Z1
+	VSQRTPS   Z1, Z5
+	VSQRTPS   Z5, Z3
+	VMULPS    Z3, Z5, Z5
+	VMOVUPS.Z 64(SI)(R9*1), K2, Z3
+	VDIVPS    Z5, Z3, Z3
+	VMOVUPS   Z3, K2, 64(DI)
+
+lrnForward075_done:
+	VZEROUPPER
+	RET
+
+// func lrnBackwardT075(blocks int, tail uint64, s *float32, dy *float32, a *float32, t *float32, k float32, alpha float32)
+// Requires: AVX, AVX512F
+TEXT ·lrnBackwardT075(SB), NOSPLIT, $0-56
+	MOVQ         blocks+0(FP), CX
+	MOVQ         s+16(FP), SI
+	MOVQ         dy+24(FP), BX
+	MOVQ         a+32(FP), R8
+	MOVQ         t+40(FP), DI
+	VBROADCASTSS k+48(FP), Z28
+	VBROADCASTSS alpha+52(FP), Z29
+	MOVL         $0x0000ffff, AX
+	KMOVW        AX, K1
+	KMOVW        AX, K2
+	TESTQ        CX, CX
+	JZ           lrnBackwardT075_tail
+
+lrnBackwardT075_loop:
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS    Z29, Z0, Z0
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   Z0, K1, (SI)
+	VSQRTPS   Z0, Z2
+	VSQRTPS   Z2, Z4
+	VMULPS    Z2, Z0, Z2
+	VMULPS    Z4, Z2, Z2
+	VMOVUPS.Z (BX), K1, Z6
+	VMOVUPS.Z (R8), K1, Z4
+	VMULPS    Z4, Z6, Z6
+	VDIVPS    Z2, Z6, Z6
+	VMOVUPS   Z6, K1, (DI)
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMULPS    Z29, Z1, Z1
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS   Z1, K2, 64(SI)
+	VSQRTPS   Z1, Z3
+	VSQRTPS   Z3, Z5
+	VMULPS    Z3, Z1, Z3
+	VMULPS    Z5, Z3, Z3
+	VMOVUPS.Z 64(BX), K2, Z7
+	VMOVUPS.Z 64(R8), K2, Z5
+	VMULPS    Z5, Z7, Z7
+	VDIVPS    Z3, Z7, Z7
+	VMOVUPS   Z7, K2, 64(DI)
+	ADDQ      $0x00000080, SI
+	ADDQ      $0x00000080, BX
+	ADDQ      $0x00000080, R8
+	ADDQ      $0x00000080, DI
+	DECQ      CX
+	JNZ       lrnBackwardT075_loop
+
+lrnBackwardT075_tail:
+	MOVQ      tail+8(FP), AX
+	TESTQ     AX, AX
+	JZ        lrnBackwardT075_done
+	KMOVW     AX, K1
+	SHRQ      $0x10, AX
+	KMOVW     AX, K2
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS    Z29, Z0, Z0
+	VADDPS    Z28, Z0, Z0
+	VMOVUPS   Z0, K1, (SI)
+	VSQRTPS   Z0, Z2
+	VSQRTPS   Z2, Z4
+	VMULPS    Z2, Z0, Z2
+	VMULPS    Z4, Z2, Z2
+	VMOVUPS.Z (BX), K1, Z6
+	VMOVUPS.Z (R8), K1, Z4
+	VMULPS    Z4, Z6, Z6
+	VDIVPS    Z2, Z6, Z6
+	VMOVUPS   Z6, K1, (DI)
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMULPS    Z29, Z1, Z1
+	VADDPS    Z28, Z1, Z1
+	VMOVUPS   Z1, K2, 64(SI)
+	VSQRTPS   Z1, Z3
+	VSQRTPS   Z3, Z5
+	VMULPS    Z3, Z1, Z3
+	VMULPS    Z5, Z3, Z3
+	VMOVUPS.Z 64(BX), K2, Z7
+	VMOVUPS.Z 64(R8), K2, Z5
+	VMULPS    Z5, Z7, Z7
+	VDIVPS    Z3, Z7, Z7
+	VMOVUPS   Z7, K2, 64(DI)
+
+lrnBackwardT075_done:
+	VZEROUPPER
+	RET
+
+// func lrnBackwardDX075(blocks int, tail uint64, sum *float32, s *float32, a *float32, dy *float32, dx *float32, coef float32)
+// Requires: AVX, AVX512F
+TEXT ·lrnBackwardDX075(SB), NOSPLIT, $0-60
+	MOVQ         blocks+0(FP), CX
+	MOVQ         sum+16(FP), SI
+	MOVQ         s+24(FP), BX
+	MOVQ         a+32(FP), R8
+	MOVQ         dy+40(FP), R9
+	MOVQ         dx+48(FP), DI
+	VBROADCASTSS coef+56(FP), Z28
+	MOVL         $0x0000ffff, AX
+	KMOVW        AX, K1
+	KMOVW        AX, K2
+	TESTQ        CX, CX
+	JZ           lrnBackwardDX075_tail
+
+lrnBackwardDX075_loop:
+	VMOVUPS.Z (BX), K1, Z0
+	VSQRTPS   Z0, Z2
+	VSQRTPS   Z2, Z4
+	VMULPS    Z4, Z2, Z2
+	VMOVUPS.Z (R9), K1, Z6
+	VDIVPS    Z2, Z6, Z6
+	VMOVUPS.Z (R8), K1, Z4
+	VMULPS    Z28, Z4, Z4
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS    Z0, Z4, Z4
+	VSUBPS    Z4, Z6, Z6
+	VMOVUPS   Z6, K1, (DI)
+	VMOVUPS.Z 64(BX), K2, Z1
+	VSQRTPS   Z1, Z3
+	VSQRTPS   Z3, Z5
+	VMULPS    Z5, Z3, Z3
+	VMOVUPS.Z 64(R9), K2, Z7
+	VDIVPS    Z3, Z7, Z7
+	VMOVUPS.Z 64(R8), K2, Z5
+	VMULPS    Z28, Z5, Z5
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMULPS    Z1, Z5, Z5
+	VSUBPS    Z5, Z7, Z7
+	VMOVUPS   Z7, K2, 64(DI)
+	ADDQ      $0x00000080, SI
+	ADDQ      $0x00000080, BX
+	ADDQ      $0x00000080, R8
+	ADDQ      $0x00000080, R9
+	ADDQ      $0x00000080, DI
+	DECQ      CX
+	JNZ       lrnBackwardDX075_loop
+
+lrnBackwardDX075_tail:
+	MOVQ      tail+8(FP), AX
+	TESTQ     AX, AX
+	JZ        lrnBackwardDX075_done
+	KMOVW     AX, K1
+	SHRQ      $0x10, AX
+	KMOVW     AX, K2
+	VMOVUPS.Z (BX), K1, Z0
+	VSQRTPS   Z0, Z2
+	VSQRTPS   Z2, Z4
+	VMULPS    Z4, Z2, Z2
+	VMOVUPS.Z (R9), K1, Z6
+	VDIVPS    Z2, Z6, Z6
+	VMOVUPS.Z (R8), K1, Z4
+	VMULPS    Z28, Z4, Z4
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS    Z0, Z4, Z4
+	VSUBPS    Z4, Z6, Z6
+	VMOVUPS   Z6, K1, (DI)
+	VMOVUPS.Z 64(BX), K2, Z1
+	VSQRTPS   Z1, Z3
+	VSQRTPS   Z3, Z5
+	VMULPS    Z5, Z3, Z3
+	VMOVUPS.Z 64(R9), K2, Z7
+	VDIVPS    Z3, Z7, Z7
+	VMOVUPS.Z 64(R8), K2, Z5
+	VMULPS    Z28, Z5, Z5
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMULPS    Z1, Z5, Z5
+	VSUBPS    Z5, Z7, Z7
+	VMOVUPS   Z7, K2, 64(DI)
+
+lrnBackwardDX075_done:
+	VZEROUPPER
+	RET

@@ -63,3 +63,18 @@ func gemmPackRuns32(k int, src *float32, off *int32, mask *int32, runs *int32, n
 //
 //go:noescape
 func gemmBiasAct32(rows int, src *float32, lds int, dst *float32, ldd int, bias *float32, mask uint64, relu int)
+
+// lrnForward075 normalises one channel plane with AVX-512: see lrn.go.
+//
+//go:noescape
+func lrnForward075(blocks int, tail uint64, x *float32, hw int, win int, own int, y *float32, k float32, alpha float32)
+
+// lrnBackwardT075 computes the first pass of LRN's gradient with AVX-512: see lrn.go.
+//
+//go:noescape
+func lrnBackwardT075(blocks int, tail uint64, s *float32, dy *float32, a *float32, t *float32, k float32, alpha float32)
+
+// lrnBackwardDX075 computes the second pass of LRN's gradient with AVX-512: see lrn.go.
+//
+//go:noescape
+func lrnBackwardDX075(blocks int, tail uint64, sum *float32, s *float32, a *float32, dy *float32, dx *float32, coef float32)

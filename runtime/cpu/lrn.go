@@ -89,6 +89,29 @@ func (p LRN) window(c int) (lo, hi int) {
 // next to the square roots and the division of the power, which bound the
 // loops' speed.
 
+// lrnKernels are a GEMM path's vector loops for β = 0.75 (see gemmImpl),
+// each the same arithmetic as the Go loop it replaces:
+//
+//   - forward(n, x, hw, win, own, y, k, α): y[i] = x_own[i]/(r·√r) with
+//     r = √(k + α·Σ_j x_j[i]²), for i < n, over planes x_j = x[j·hw:] of
+//     the window, j < win;
+//   - backT(s, g, a, t, k, α): s[i] = v = k + α·s[i], t[i] = g[i]·a[i]/(v·r·√r);
+//   - backDX(sum, s, a, g, dx, coef): dx[i] = g[i]/(r·√r) − coef·a[i]·sum[i],
+//     r = √s[i].
+type lrnKernels struct {
+	forward func(n int, x []float32, hw, win, own int, y []float32, k, alpha float32)
+	backT   func(s, g, a, t []float32, k, alpha float32)
+	backDX  func(sum, s, a, g, dx []float32, coef float32)
+}
+
+// kernels returns the vector loops that fit this LRN, or nil.
+func (p LRN) kernels() *lrnKernels {
+	if p.Beta != 0.75 {
+		return nil
+	}
+	return gemmActive.Load().lrn075
+}
+
 // sqrt32 is a float32 square root; the compiler turns the conversions around
 // math.Sqrt into one single-precision instruction.
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
@@ -136,12 +159,17 @@ func (p LRN) parts() int {
 func (p LRN) forwardImages(n0, n1 int, x, y, plane []float32) {
 	hw := p.H * p.W
 	alpha := p.alpha()
+	vec := p.kernels()
 	for n := n0; n < n1; n++ {
 		xn := x[n*p.C*hw : (n+1)*p.C*hw]
 		yn := y[n*p.C*hw : (n+1)*p.C*hw]
 		for c := p.C0; c < p.C1; c++ {
 			s := plane[:hw]
 			lo, hi := p.window(c)
+			if vec != nil {
+				vec.forward(hw, xn[lo*hw:hi*hw], hw, hi-lo, c-lo, yn[c*hw:(c+1)*hw], p.K, alpha)
+				continue
+			}
 			sumSquares(s, xn, hw, lo, hi)
 			a, b := xn[c*hw:(c+1)*hw], yn[c*hw:(c+1)*hw]
 			a, b = a[:len(s)], b[:len(s)]
@@ -265,6 +293,7 @@ func (p LRN) backwardImages(n0, n1 int, x, dy, dx, scratch []float32) {
 	hw := p.H * p.W
 	alpha := p.alpha()
 	coef := 2 * alpha * p.Beta
+	vec := p.kernels()
 	ring := scratch[:p.Size*hw]
 	sring := scratch[p.Size*hw : 2*p.Size*hw]
 	sum := scratch[2*p.Size*hw : (2*p.Size+1)*hw] // Σ t over one window
@@ -287,6 +316,10 @@ func (p LRN) backwardImages(n0, n1 int, x, dy, dx, scratch []float32) {
 				g := dy[off+next*hw : off+(next+1)*hw]
 				a := xn[next*hw : (next+1)*hw]
 				g, a, tc = g[:len(s)], a[:len(s)], tc[:len(s)]
+				if vec != nil {
+					vec.backT(s, g, a, tc, p.K, alpha)
+					continue
+				}
 				if p.Beta == 0.75 {
 					for i, v := range s {
 						v = p.K + alpha*v
@@ -308,6 +341,10 @@ func (p LRN) backwardImages(n0, n1 int, x, dy, dx, scratch []float32) {
 			g := dy[off+c*hw : off+(c+1)*hw]
 			d := dx[off+c*hw : off+(c+1)*hw]
 			s, a, g, d = s[:len(sum)], a[:len(sum)], g[:len(sum)], d[:len(sum)]
+			if vec != nil {
+				vec.backDX(sum, s, a, g, d, coef)
+				continue
+			}
 			if p.Beta == 0.75 {
 				for i, v := range sum {
 					r := sqrt32(s[i])

@@ -114,3 +114,40 @@ func TestLRNConventions(t *testing.T) {
 		t.Errorf("b_0 = %g, want %g", y1[0], want)
 	}
 }
+
+// TestLRNVectorLoopsMatchGo checks that the vector loops for β = 0.75 give
+// the same bits as the Go loops, forward and backward, on planes that are
+// and are not a multiple of the vectors' 32 floats, windows clipped at the
+// slice's edges, and windows of 3, 5 and 7 channels.
+func TestLRNVectorLoopsMatchGo(t *testing.T) {
+	shapes := []LRN{
+		{N: 2, C: 9, H: 5, W: 7, C0: 0, C1: 9, Size: 5, K: 2, Alpha: 1e-2, Beta: 0.75},
+		{N: 1, C: 8, H: 13, W: 13, C0: 4, C1: 8, Size: 5, K: 2, Alpha: 1e-2, Beta: 0.75, Convention: AlphaMean},
+		{N: 2, C: 6, H: 8, W: 8, C0: 0, C1: 6, Size: 3, K: 1, Alpha: 0.1, Beta: 0.75},
+		{N: 1, C: 10, H: 3, W: 3, C0: 1, C1: 10, Size: 7, K: 2, Alpha: 1e-2, Beta: 0.75},
+	}
+	for i, p := range shapes {
+		rng := NewRNG(uint64(i), 7)
+		x, dy := randn(rng, p.TensorSize(), 3), randn(rng, p.TensorSize(), 1)
+		var refY, refDX []float32
+		for _, path := range gemmPaths() {
+			y, dx := make([]float32, p.TensorSize()), make([]float32, p.TensorSize())
+			withGEMMPath(t, path, func() {
+				if path == "avx512" && p.kernels() == nil {
+					t.Fatal("the AVX-512 path has no vector LRN loops")
+				}
+				p.Forward(x, y)
+				p.Backward(x, dy, dx, make([]float32, p.BackwardScratch()))
+			})
+			if refY == nil {
+				refY, refDX = y, dx
+				continue
+			}
+			for j := range y {
+				if math.Float32bits(y[j]) != math.Float32bits(refY[j]) || math.Float32bits(dx[j]) != math.Float32bits(refDX[j]) {
+					t.Fatalf("shape %d, %s: element %d: y %g dx %g, on %s %g %g", i, path, j, y[j], dx[j], gemmPaths()[0], refY[j], refDX[j])
+				}
+			}
+		}
+	}
+}

@@ -51,6 +51,9 @@ func main() {
 	packGather(32)
 	packRuns(32)
 	biasAct(32)
+	lrnForward()
+	lrnBackwardT()
+	lrnBackwardDX()
 	Generate()
 }
 
