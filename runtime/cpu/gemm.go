@@ -116,6 +116,9 @@ type gemmImpl struct {
 	// lrn075, when set, holds vector loops for LRN with β = 0.75 that give
 	// the same bits as the Go loops in lrn.go.
 	lrn075 *lrnKernels
+	// maxPool3s2, when set, is maxRow3x3Go for stride 2 on the first
+	// windows of the row; it returns how many it did (it stops before a NaN).
+	maxPool3s2 func(plane []float32, W, at int, out []float32, arg []int32) int
 }
 
 // The paths, fastest first; gemmImpls holds those this CPU can run.

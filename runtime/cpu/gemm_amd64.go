@@ -21,7 +21,8 @@ var (
 	avx512Gemm = &gemmImpl{name: "avx512", mr: 12, nr: 32, kc: 512, mc: 192, nc: 4096,
 		tile: tileAVX512, tileNarrow: tileAVX512Narrow, packA: packA512, packB: packB512,
 		packGather: packGather512, packRuns: packRuns512, biasAct: biasAct512,
-		lrn075: &lrnKernels{forward: lrnForward512, backT: lrnBackwardT512, backDX: lrnBackwardDX512}}
+		lrn075:     &lrnKernels{forward: lrnForward512, backT: lrnBackwardT512, backDX: lrnBackwardDX512},
+		maxPool3s2: maxPool3s2AVX512}
 	avx2Gemm = &gemmImpl{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096,
 		tile: tileAVX2, packA: packA256, packB: packB256}
 )
@@ -210,4 +211,20 @@ func lrnBackwardDX512(sum, s, a, g, dx []float32, coef float32) {
 	_, _, _, _ = s[n-1], a[n-1], g[n-1], dx[n-1]
 	b, m := blocks32(n)
 	lrnBackwardDX075(b, m, &sum[0], &s[0], &a[0], &g[0], &dx[0], coef)
+}
+
+// maxPool3s2AVX512 pools the row of len(out) 3×3 windows whose first has
+// its top left corner at plane[at], 2 apart.
+func maxPool3s2AVX512(plane []float32, W, at int, out []float32, arg []int32) int {
+	n := len(out)
+	if n == 0 {
+		return 0
+	}
+	_, _, _ = plane[at], plane[at+2*(n-1)+2*W+2], arg[n-1]
+	// The masks of the last group's loads: columns 0–15, 16–31, 2–17 and
+	// 18–33 of the group, of the 2m+1 it reads.
+	m := n % 16
+	lanes := func(k int) uint64 { return 1<<min(max(k, 0), 16) - 1 }
+	tail := lanes(2*m+1) | lanes(2*m+1-16)<<16 | lanes(2*m-1)<<32 | lanes(2*m-17)<<48
+	return maxPool3s2(n, &plane[at], at, W, tail, &out[0], &arg[0])
 }

@@ -2970,3 +2970,225 @@ lrnBackwardDX075_tail:
 lrnBackwardDX075_done:
 	VZEROUPPER
 	RET
+
+DATA poolEvenLanes<>+0(SB)/4, $0x00000000
+DATA poolEvenLanes<>+4(SB)/4, $0x00000002
+DATA poolEvenLanes<>+8(SB)/4, $0x00000004
+DATA poolEvenLanes<>+12(SB)/4, $0x00000006
+DATA poolEvenLanes<>+16(SB)/4, $0x00000008
+DATA poolEvenLanes<>+20(SB)/4, $0x0000000a
+DATA poolEvenLanes<>+24(SB)/4, $0x0000000c
+DATA poolEvenLanes<>+28(SB)/4, $0x0000000e
+DATA poolEvenLanes<>+32(SB)/4, $0x00000010
+DATA poolEvenLanes<>+36(SB)/4, $0x00000012
+DATA poolEvenLanes<>+40(SB)/4, $0x00000014
+DATA poolEvenLanes<>+44(SB)/4, $0x00000016
+DATA poolEvenLanes<>+48(SB)/4, $0x00000018
+DATA poolEvenLanes<>+52(SB)/4, $0x0000001a
+DATA poolEvenLanes<>+56(SB)/4, $0x0000001c
+DATA poolEvenLanes<>+60(SB)/4, $0x0000001e
+GLOBL poolEvenLanes<>(SB), RODATA|NOPTR, $64
+
+DATA poolOddLanes<>+0(SB)/4, $0x00000001
+DATA poolOddLanes<>+4(SB)/4, $0x00000003
+DATA poolOddLanes<>+8(SB)/4, $0x00000005
+DATA poolOddLanes<>+12(SB)/4, $0x00000007
+DATA poolOddLanes<>+16(SB)/4, $0x00000009
+DATA poolOddLanes<>+20(SB)/4, $0x0000000b
+DATA poolOddLanes<>+24(SB)/4, $0x0000000d
+DATA poolOddLanes<>+28(SB)/4, $0x0000000f
+DATA poolOddLanes<>+32(SB)/4, $0x00000011
+DATA poolOddLanes<>+36(SB)/4, $0x00000013
+DATA poolOddLanes<>+40(SB)/4, $0x00000015
+DATA poolOddLanes<>+44(SB)/4, $0x00000017
+DATA poolOddLanes<>+48(SB)/4, $0x00000019
+DATA poolOddLanes<>+52(SB)/4, $0x0000001b
+DATA poolOddLanes<>+56(SB)/4, $0x0000001d
+DATA poolOddLanes<>+60(SB)/4, $0x0000001f
+GLOBL poolOddLanes<>(SB), RODATA|NOPTR, $64
+
+// func maxPool3s2(n int, src *float32, at int, w int, tail uint64, out *float32, arg *int32) int
+// Requires: AVX, AVX512F, BMI2
+TEXT ·maxPool3s2(SB), NOSPLIT, $0-64
+	MOVQ         n+0(FP), CX
+	MOVQ         src+8(FP), SI
+	MOVQ         w+24(FP), BX
+	SHLQ         $0x02, BX
+	MOVQ         out+40(FP), DI
+	MOVQ         arg+48(FP), R8
+	XORQ         R9, R9
+	VMOVDQU32    poolEvenLanes<>+0(SB), Z13
+	VMOVDQU32    poolOddLanes<>+0(SB), Z14
+	MOVQ         at+16(FP), R10
+	VPBROADCASTD R10, Z24
+	VPADDD       Z13, Z24, Z24
+	MOVQ         w+24(FP), R10
+	IMUL3Q       $0x00000000, R10, R10
+	ADDQ         $0x00, R10
+	VPBROADCASTD R10, Z15
+	MOVQ         w+24(FP), R10
+	IMUL3Q       $0x00000000, R10, R10
+	ADDQ         $0x01, R10
+	VPBROADCASTD R10, Z16
+	MOVQ         w+24(FP), R10
+	IMUL3Q       $0x00000000, R10, R10
+	ADDQ         $0x02, R10
+	VPBROADCASTD R10, Z17
+	MOVQ         w+24(FP), R10
+	IMUL3Q       $0x00000001, R10, R10
+	ADDQ         $0x00, R10
+	VPBROADCASTD R10, Z18
+	MOVQ         w+24(FP), R10
+	IMUL3Q       $0x00000001, R10, R10
+	ADDQ         $0x01, R10
+	VPBROADCASTD R10, Z19
+	MOVQ         w+24(FP), R10
+	IMUL3Q       $0x00000001, R10, R10
+	ADDQ         $0x02, R10
+	VPBROADCASTD R10, Z20
+	MOVQ         w+24(FP), R10
+	IMUL3Q       $0x00000002, R10, R10
+	ADDQ         $0x00, R10
+	VPBROADCASTD R10, Z21
+	MOVQ         w+24(FP), R10
+	IMUL3Q       $0x00000002, R10, R10
+	ADDQ         $0x01, R10
+	VPBROADCASTD R10, Z22
+	MOVQ         w+24(FP), R10
+	IMUL3Q       $0x00000002, R10, R10
+	ADDQ         $0x02, R10
+	VPBROADCASTD R10, Z23
+
+maxPool3s2_loop:
+	CMPQ  CX, $0x10
+	JL    maxPool3s2_tail
+	MOVQ  $0x00000010, R11
+	MOVL  $0x0000ffff, AX
+	KMOVW AX, K1
+	KMOVW AX, K2
+	KMOVW AX, K3
+	MOVL  $0x00007fff, AX
+	KMOVW AX, K4
+	JMP   maxPool3s2_group
+
+maxPool3s2_tail:
+	TESTQ CX, CX
+	JZ    maxPool3s2_end
+	MOVQ  CX, R11
+	MOVQ  tail+32(FP), R10
+	KMOVW R10, K1
+	SHRQ  $0x10, R10
+	KMOVW R10, K2
+	SHRQ  $0x10, R10
+	KMOVW R10, K3
+	SHRQ  $0x10, R10
+	KMOVW R10, K4
+	SHRQ  $0x10, R10
+
+maxPool3s2_group:
+	MOVQ         SI, R10
+	VMOVUPS.Z    (R10), K1, Z9
+	VMOVUPS.Z    64(R10), K2, Z10
+	VMOVUPS.Z    8(R10), K3, Z11
+	VMOVUPS.Z    72(R10), K4, Z12
+	VMOVAPS      Z9, Z0
+	VPERMT2PS    Z10, Z13, Z0
+	VMOVAPS      Z9, Z1
+	VPERMT2PS    Z10, Z14, Z1
+	VMOVAPS      Z11, Z2
+	VPERMT2PS    Z12, Z13, Z2
+	ADDQ         BX, R10
+	VMOVUPS.Z    (R10), K1, Z9
+	VMOVUPS.Z    64(R10), K2, Z10
+	VMOVUPS.Z    8(R10), K3, Z11
+	VMOVUPS.Z    72(R10), K4, Z12
+	VMOVAPS      Z9, Z3
+	VPERMT2PS    Z10, Z13, Z3
+	VMOVAPS      Z9, Z4
+	VPERMT2PS    Z10, Z14, Z4
+	VMOVAPS      Z11, Z5
+	VPERMT2PS    Z12, Z13, Z5
+	ADDQ         BX, R10
+	VMOVUPS.Z    (R10), K1, Z9
+	VMOVUPS.Z    64(R10), K2, Z10
+	VMOVUPS.Z    8(R10), K3, Z11
+	VMOVUPS.Z    72(R10), K4, Z12
+	VMOVAPS      Z9, Z6
+	VPERMT2PS    Z10, Z13, Z6
+	VMOVAPS      Z9, Z7
+	VPERMT2PS    Z10, Z14, Z7
+	VMOVAPS      Z11, Z8
+	VPERMT2PS    Z12, Z13, Z8
+	VCMPPS       $0x03, Z0, Z0, K6
+	VCMPPS       $0x03, Z1, Z1, K7
+	KORW         K7, K6, K6
+	VCMPPS       $0x03, Z2, Z2, K7
+	KORW         K7, K6, K6
+	VCMPPS       $0x03, Z3, Z3, K7
+	KORW         K7, K6, K6
+	VCMPPS       $0x03, Z4, Z4, K7
+	KORW         K7, K6, K6
+	VCMPPS       $0x03, Z5, Z5, K7
+	KORW         K7, K6, K6
+	VCMPPS       $0x03, Z6, Z6, K7
+	KORW         K7, K6, K6
+	VCMPPS       $0x03, Z7, Z7, K7
+	KORW         K7, K6, K6
+	VCMPPS       $0x03, Z8, Z8, K7
+	KORW         K7, K6, K6
+	KORTESTW     K6, K6
+	JNZ          maxPool3s2_end
+	VMAXPS       Z1, Z0, Z25
+	VMAXPS       Z2, Z25, Z25
+	VMAXPS       Z3, Z25, Z25
+	VMAXPS       Z4, Z25, Z25
+	VMAXPS       Z5, Z25, Z25
+	VMAXPS       Z6, Z25, Z25
+	VMAXPS       Z7, Z25, Z25
+	VMAXPS       Z8, Z25, Z25
+	VMOVAPS      Z8, Z26
+	VMOVDQA32    Z23, Z27
+	VCMPPS       $0x00, Z25, Z7, K5
+	VMOVAPS      Z7, K5, Z26
+	VMOVDQA32    Z22, K5, Z27
+	VCMPPS       $0x00, Z25, Z6, K5
+	VMOVAPS      Z6, K5, Z26
+	VMOVDQA32    Z21, K5, Z27
+	VCMPPS       $0x00, Z25, Z5, K5
+	VMOVAPS      Z5, K5, Z26
+	VMOVDQA32    Z20, K5, Z27
+	VCMPPS       $0x00, Z25, Z4, K5
+	VMOVAPS      Z4, K5, Z26
+	VMOVDQA32    Z19, K5, Z27
+	VCMPPS       $0x00, Z25, Z3, K5
+	VMOVAPS      Z3, K5, Z26
+	VMOVDQA32    Z18, K5, Z27
+	VCMPPS       $0x00, Z25, Z2, K5
+	VMOVAPS      Z2, K5, Z26
+	VMOVDQA32    Z17, K5, Z27
+	VCMPPS       $0x00, Z25, Z1, K5
+	VMOVAPS      Z1, K5, Z26
+	VMOVDQA32    Z16, K5, Z27
+	VCMPPS       $0x00, Z25, Z0, K5
+	VMOVAPS      Z0, K5, Z26
+	VMOVDQA32    Z15, K5, Z27
+	VPADDD       Z24, Z27, Z27
+	MOVL         $0x0000ffff, AX
+	BZHIL        R11, AX, AX
+	KMOVW        AX, K7
+	VMOVUPS      Z26, K7, (DI)
+	VMOVDQU32    Z27, K7, (R8)
+	ADDQ         R11, R9
+	SUBQ         R11, CX
+	ADDQ         $0x00000080, SI
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x00000040, R8
+	MOVL         $0x00000020, AX
+	VPBROADCASTD AX, Z9
+	VPADDD       Z9, Z24, Z24
+	JMP          maxPool3s2_loop
+
+maxPool3s2_end:
+	MOVQ R9, ret+56(FP)
+	VZEROUPPER
+	RET

@@ -78,3 +78,8 @@ func lrnBackwardT075(blocks int, tail uint64, s *float32, dy *float32, a *float3
 //
 //go:noescape
 func lrnBackwardDX075(blocks int, tail uint64, sum *float32, s *float32, a *float32, dy *float32, dx *float32, coef float32)
+
+// maxPool3s2 max-pools a row of 3×3 windows with stride 2 with AVX-512: see pool.go.
+//
+//go:noescape
+func maxPool3s2(n int, src *float32, at int, w int, tail uint64, out *float32, arg *int32) int

@@ -164,6 +164,9 @@ func tieHeavy(rng *RNG, n int) []float32 {
 func poolCases() []Pool {
 	shapes := []Pool{
 		{N: 5, C: 4, H: 27, W: 27, Size: 3, Stride: 2},
+		// Rows of 35 windows: two full groups of the vector loop's 16 and
+		// a part of one.
+		{N: 5, C: 3, H: 9, W: 71, Size: 3, Stride: 2},
 		{N: 5, C: 3, H: 28, W: 28, Size: 3, Stride: 2, PadB: ceilPad(28, 3, 2, 0), PadR: ceilPad(28, 3, 2, 0)},
 		{N: 5, C: 3, H: 13, W: 11, Size: 3, Stride: 2, PadT: 1, PadL: 1, PadB: 1, PadR: 1},
 		{N: 5, C: 3, H: 12, W: 12, Size: 2, Stride: 2},

@@ -175,6 +175,24 @@ func (p MaxPool) windows(plane []float32, h0, h1, ow0, ow1 int, out []float32, a
 // maxRow3x3 pools a row of 3×3 windows that lie inside the plane, the
 // window of out[k] having its top left corner at plane[at + k·stride].
 func maxRow3x3(plane []float32, W, stride, at int, out []float32, arg []int32) {
+	vec := gemmActive.Load().maxPool3s2
+	if stride != 2 || vec == nil {
+		maxRow3x3Go(plane, W, stride, at, out, arg)
+		return
+	}
+	for len(out) > 0 {
+		done := vec(plane, W, at, out, arg)
+		out, arg, at = out[done:], arg[done:], at+2*done
+		// The vector loop stopped before a group of windows with a NaN:
+		// pool that group here.
+		m := min(16, len(out))
+		maxRow3x3Go(plane, W, stride, at, out[:m], arg[:m])
+		out, arg, at = out[m:], arg[m:], at+2*m
+	}
+}
+
+// maxRow3x3Go is maxRow3x3 in Go, for any stride.
+func maxRow3x3Go(plane []float32, W, stride, at int, out []float32, arg []int32) {
 	arg = arg[:len(out)]
 	for k := range out {
 		r := plane[at : at+2*W+3]

@@ -54,6 +54,7 @@ func main() {
 	lrnForward()
 	lrnBackwardT()
 	lrnBackwardDX()
+	poolMax3s2()
 	Generate()
 }
 
