@@ -93,6 +93,10 @@ type convJob struct {
 	p                          Conv
 	x, w, b, y, dy, dx, dw, db []float32
 	nb, chunks                 int
+	// dxConv, when dxByConv, computes a chunk's input gradient (see
+	// Backward).
+	dxByConv bool
+	dxConv   convProduct
 }
 
 var convBwd convJob
@@ -133,6 +137,14 @@ func biasAct(a Activation, b float32, src, dst []float32) {
 // and bias gradients straight into dw and db, the others into scratch of
 // their own, which is added to dw and db in thread order at the end: the
 // sums do not depend on which thread finished first.
+//
+// For a chunk, the gradient before the activation, g, is worked out first;
+// the weight gradient is the product of g with the chunk's im2col matrix.
+// The input gradient of a stride-1 convolution is itself a convolution: of
+// g, padded by KH−1−PadT above (and so on), with the filters turned around
+// (rotated by 180° and with their input and output channels swapped), which
+// computes dx by the panels of Forward, straight from g. Other strides
+// compute the im2col matrix's gradient, Wᵀ·g, and scatter it with col2im.
 func (p Conv) Backward(x, w, y, dy, dx, dw, db, scratch []float32) {
 	checkLen("Conv.Backward", "x", p.InSize(), x)
 	checkLen("Conv.Backward", "w", p.WeightSize(), w)
@@ -158,6 +170,10 @@ func (p Conv) Backward(x, w, y, dy, dx, dw, db, scratch []float32) {
 	if db != nil {
 		convBwd.db = db[:p.F]
 	}
+	if dx != nil && p.Stride == 1 && p.PadT < p.KH && p.PadB < p.KH && p.PadL < p.KW && p.PadR < p.KW {
+		convBwd.dxByConv = true
+		convBwd.dxConv = p.inputGradProduct(w, nb)
+	}
 	runParts(&convBwd, parts)
 	convBwd = convJob{}
 	// Add the other threads' sums, in order.
@@ -176,10 +192,22 @@ func (j *convJob) backward(i, n int) {
 	g := gemmActive.Load()
 	c0, c1 := share(i, n, j.chunks)
 	ws := p.WeightSize()
-	cols := j.nb * ohw
-	// Thread i's scratch: its own dw and db (thread 0 uses the caller's),
-	// then the chunk's im2col matrix and pre-activation gradient.
-	s := partScratch(i, ws+p.F+(k+fg)*cols)
+	ld := j.nb * ohw // the row stride of a chunk's matrices
+	mPad := roundUp(fg, g.mr)
+	kc := ceilDiv(ld, ceilDiv(ld, g.kc)) // pixels per block of the weight gradient's product
+	// Thread i's scratch: its own dw and db (thread 0 uses the caller's);
+	// the pre-activation gradient of the chunk's images, all groups; one
+	// group's share of it packed, and a panel of taps; the im2col matrix of
+	// one group when dx goes through col2im; what dx's product needs.
+	var dxf, dxi int
+	if j.dxByConv {
+		dxf, dxi = j.dxConv.scratchSize()
+	}
+	colLen := 0
+	if j.dx != nil && !j.dxByConv {
+		colLen = k * ld
+	}
+	s := partScratch(i, ws+p.F+p.F*ld+mPad*ld+kc*g.nr+colLen+dxf)
 	dw, db := s[:ws], s[ws:ws+p.F]
 	if i == 0 {
 		dw = j.dw
@@ -188,8 +216,12 @@ func (j *convJob) backward(i, n int) {
 		}
 	}
 	clear(db)
-	col := s[ws+p.F : ws+p.F+k*cols]
-	dpre := s[ws+p.F+k*cols : ws+p.F+(k+fg)*cols]
+	rest := s[ws+p.F:]
+	gpre, rest := rest[:p.F*ld], rest[p.F*ld:]
+	ap, rest := rest[:mPad*ld], rest[mPad*ld:]
+	bp, rest := rest[:kc*g.nr], rest[kc*g.nr:]
+	col, dxs := rest[:colLen], rest[colLen:]
+	tp, dxInts := newTapPanels(p, partInts(i, tapPanelInts(p, g.nr, ld, kc)+dxi), g.nr, ld, kc)
 	for c := c0; c < c1; c++ {
 		n0, n1 := c*j.nb, min((c+1)*j.nb, p.N)
 		cols := (n1 - n0) * ohw
@@ -198,35 +230,203 @@ func (j *convJob) backward(i, n int) {
 		if c > c0 {
 			beta = 1
 		}
-		for gr := 0; gr < p.Groups; gr++ {
-			// The chunk's pre-activation gradient, images side by side.
-			for im := n0; im < n1; im++ {
-				for f := 0; f < fg; f++ {
-					o := (im*p.F + gr*fg + f) * ohw
-					d := dpre[f*cols+(im-n0)*ohw:][:ohw]
-					if p.Act == Identity {
-						copy(d, j.dy[o:o+ohw]) // y may be nil
-					} else {
-						p.Act.backward(j.y[o:o+ohw], j.dy[o:o+ohw], d)
-					}
+		// The chunk's pre-activation gradient, images side by side.
+		for im := n0; im < n1; im++ {
+			for f := 0; f < p.F; f++ {
+				o := (im*p.F + f) * ohw
+				d := gpre[f*ld+(im-n0)*ohw:][:ohw]
+				if p.Act == Identity {
+					copy(d, j.dy[o:o+ohw]) // y may be nil
+				} else {
+					p.Act.backward(j.y[o:o+ohw], j.dy[o:o+ohw], d)
 				}
 			}
-			for f := 0; f < fg; f++ {
-				db[gr*fg+f] += sum(dpre[f*cols : f*cols+cols])
+		}
+		for f := 0; f < p.F; f++ {
+			db[f] += sum(gpre[f*ld : f*ld+cols])
+		}
+		tp.pixels(n0, n1)
+		for gr := 0; gr < p.Groups; gr++ {
+			gg := gpre[gr*fg*ld:]
+			xg := j.x[(n0*p.C+gr*cg)*hw:]
+			// dw of the group += g·colᵀ, with the panels of colᵀ (kc
+			// pixels by nr taps) gathered from the images.
+			for pc := 0; pc < cols; pc += kc {
+				kb := min(kc, cols-pc)
+				g.packABlock(false, gg, ld, 0, pc, fg, kb, ap[mPad*pc:mPad*(pc+kb)])
 			}
-			for im := n0; im < n1; im++ {
-				p.im2col(j.x[(im*p.C+gr*cg)*hw:], col[(im-n0)*ohw:], cols)
+			for t0 := 0; t0 < k; t0 += g.nr {
+				nt := min(g.nr, k-t0)
+				nruns := tp.panel(t0, nt)
+				for pc := 0; pc < cols; pc += kc {
+					kb := min(kc, cols-pc)
+					off, mask := tp.steps(pc, kb)
+					if g.packRuns != nil && nruns <= maxPackRunsTaps {
+						g.packRuns(kb, xg, off, mask, tp.runs[:2*nruns], bp[:kb*g.nr])
+					} else {
+						g.packGatherBlock(kb, xg, off, mask, tp.lanes, bp[:kb*g.nr])
+					}
+					b := beta
+					if pc > 0 {
+						b = 1
+					}
+					g.sweep(kb, ap[mPad*pc:mPad*(pc+kb)], bp[:kb*g.nr], fg, nt, dw[gr*fg*k+t0:], k, 1, b)
+				}
 			}
-			g.gemmSerial(false, true, fg, k, cols, 1, dpre, cols, col, cols, beta, dw[gr*fg*k:], k)
-			if j.dx != nil {
-				g.gemmSerial(true, false, k, cols, fg, 1, j.w[gr*fg*k:], k, dpre, cols, 0, col, cols)
+			if j.dx != nil && !j.dxByConv {
+				for im := n0; im < n1; im++ {
+					p.im2col(j.x[(im*p.C+gr*cg)*hw:], col[(im-n0)*ohw:], ld)
+				}
+				g.gemmSerial(true, false, k, cols, fg, 1, j.w[gr*fg*k:], k, gg, ld, 0, col, ld)
 				for im := n0; im < n1; im++ {
 					o := (im*p.C + gr*cg) * hw
-					p.col2im(col[(im-n0)*ohw:], cols, j.dx[o:o+cg*hw])
+					p.col2im(col[(im-n0)*ohw:], ld, j.dx[o:o+cg*hw])
+				}
+			}
+		}
+		if j.dxByConv {
+			dc := j.dxConv
+			dc.p.N = n1 - n0
+			dc.panels = ceilDiv(dc.p.N*hw, g.nr)
+			dc.runPanels(0, p.Groups*dc.panels, gpre, j.dx[n0*p.C*hw:], dxs, dxInts)
+		}
+	}
+}
+
+// maxPackRunsTaps is maxPackRuns for the panels of the weight gradient,
+// whose runs are the rows of a filter (3 to 11 taps). On the paper's
+// shapes (7 to 11 runs a panel) runs and gathers timed the same within
+// the machine's noise; runs touch no more memory than they need.
+const maxPackRunsTaps = 16
+
+// tapPanels packs the panels of colᵀ for a convolution's weight gradient:
+// step p of a panel is output pixel p of the chunk, lane l is tap t0 + l
+// of the filter, and the value is the input pixel that tap multiplies there
+// (0 in the padding). Tap (c, kh, kw) sits at c·H·W + kh·W + kw from the
+// window's corner, so the taps of a row of the filter are contiguous, and a
+// panel packs by runs of KW lanes.
+type tapPanels struct {
+	p Conv
+	// Per pixel of the chunk: its window's corner, relative to the
+	// chunk's first image, and the kernel rows and columns inside the
+	// image, as lo | hi<<16.
+	pixOff, pixRows, pixCols []int32
+	// Per panel: the lanes' offsets, the runs of contiguous lanes, and the
+	// lanes of kernel rows [0, j) and of kernel columns [0, j).
+	lanes, runs, rowsBelow, colsBelow []int32
+	mask                              []int32 // per step
+}
+
+// newTapPanels carves the tables for chunks of ld columns, panels of nr
+// lanes and blocks of kc steps out of ints, and returns the rest.
+func newTapPanels(p Conv, ints []int32, nr, ld, kc int) (tapPanels, []int32) {
+	t := tapPanels{p: p}
+	cut := func(n int) []int32 {
+		s := ints[:n]
+		ints = ints[n:]
+		return s
+	}
+	t.pixOff, t.pixRows, t.pixCols = cut(ld), cut(ld), cut(ld)
+	t.lanes, t.runs = cut(nr), cut(2*nr)
+	t.rowsBelow, t.colsBelow = cut(p.KH+1), cut(p.KW+1)
+	t.mask = cut(kc)
+	return t, ints
+}
+
+// tapPanelInts is how many integers newTapPanels takes.
+func tapPanelInts(p Conv, nr, ld, kc int) int { return 3*ld + 3*nr + p.KH + p.KW + 2 + kc }
+
+// pixels fills the per-pixel tables for images [n0, n1).
+func (t *tapPanels) pixels(n0, n1 int) {
+	p := t.p
+	ohw := p.OH * p.OW
+	for j := range (n1 - n0) * ohw {
+		im, pix := j/ohw, j%ohw
+		iy, ix := pix/p.OW*p.Stride-p.PadT, pix%p.OW*p.Stride-p.PadL
+		t.pixOff[j] = int32(im*p.C*p.H*p.W + iy*p.W + ix)
+		lo, hi := max(0, -iy), max(min(p.KH, p.H-iy), max(0, -iy))
+		t.pixRows[j] = int32(lo | hi<<16)
+		lo, hi = max(0, -ix), max(min(p.KW, p.W-ix), max(0, -ix))
+		t.pixCols[j] = int32(lo | hi<<16)
+	}
+}
+
+// panel fills the per-panel tables for taps [t0, t0+nt) and returns the
+// number of runs.
+func (t *tapPanels) panel(t0, nt int) (nruns int) {
+	p := t.p
+	kk := p.KH * p.KW
+	clear(t.rowsBelow)
+	clear(t.colsBelow)
+	for l := range t.lanes {
+		t.lanes[l] = 0
+		if l >= nt {
+			continue
+		}
+		r := t0 + l
+		c, kh, kw := r/kk, r%kk/p.KW, r%p.KW
+		t.lanes[l] = int32(c*p.H*p.W + kh*p.W + kw)
+		bit := int32(1) << l
+		t.rowsBelow[kh+1] |= bit
+		t.colsBelow[kw+1] |= bit
+		if l == 0 || t.lanes[l] != t.lanes[l-1]+1 {
+			t.runs[2*nruns], t.runs[2*nruns+1] = t.lanes[l]-int32(l), 0
+			nruns++
+		}
+		t.runs[2*nruns-1] |= bit
+	}
+	for j := 1; j <= p.KH; j++ {
+		t.rowsBelow[j] |= t.rowsBelow[j-1]
+	}
+	for j := 1; j <= p.KW; j++ {
+		t.colsBelow[j] |= t.colsBelow[j-1]
+	}
+	return nruns
+}
+
+// steps returns the offsets and masks of the panel's steps [pc, pc+kb).
+func (t *tapPanels) steps(pc, kb int) (off, mask []int32) {
+	mask = t.mask[:kb]
+	for q := range mask {
+		r, c := t.pixRows[pc+q], t.pixCols[pc+q]
+		rows := t.rowsBelow[r>>16] ^ t.rowsBelow[r&0xffff]
+		cols := t.colsBelow[c>>16] ^ t.colsBelow[c&0xffff]
+		mask[q] = rows & cols
+	}
+	return t.pixOff[pc : pc+kb], mask
+}
+
+// inputGradProduct sets up the convolution that computes the input
+// gradient of a stride-1 convolution for a chunk of nb images: from the
+// pre-activation gradient g (F channels of OH×OW, the chunk's images side
+// by side, so that a channel is nb·OH·OW long), with the filters turned
+// around, into dx (C channels of H×W per image). Its group gr maps g's
+// channels of group gr to dx's of the same group. Its filters' rows are
+// tap-major (see product), so that each element of dx adds, tap by tap in
+// the order col2im does, the sum over g's channels that Wᵀ·g computes:
+// the same floats in the same order as the im2col path.
+func (p Conv) inputGradProduct(w []float32, nb int) convProduct {
+	cg, fg, ohw := p.C/p.Groups, p.F/p.Groups, p.OH*p.OW
+	t := Conv{N: nb, C: p.F, H: p.OH, W: p.OW, F: p.C, KH: p.KH, KW: p.KW, Stride: 1,
+		PadT: p.KH - 1 - p.PadT, PadL: p.KW - 1 - p.PadL, PadB: p.KH - 1 - p.PadB, PadR: p.KW - 1 - p.PadR,
+		Groups: p.Groups, OH: p.H, OW: p.W, Act: Identity}
+	// Row ti·fg + f of filter gr·cg + c is w[gr·fg + f][c] at tap ti: the
+	// tap of the turned-around filter at KH·KW−1−ti.
+	kk := p.KH * p.KW
+	wT := grow(&convShared.wT, p.C*fg*kk)
+	for gr := 0; gr < p.Groups; gr++ {
+		for f := 0; f < fg; f++ {
+			for c := 0; c < cg; c++ {
+				src := w[((gr*fg+f)*cg+c)*kk:][:kk]
+				dst := wT[(gr*cg+c)*fg*kk:][:fg*kk]
+				for ti, v := range src {
+					dst[ti*fg+f] = v
 				}
 			}
 		}
 	}
+	sh := &convShared
+	return t.product(gemmActive.Load(), wT, nil, ohw, nb*ohw, p.C*p.H*p.W, p.H*p.W, true, &sh.apT, &sh.offT, &sh.tapsT)
 }
 
 // colSpan returns, for kernel offset kk along an axis, the range [lo, hi) of

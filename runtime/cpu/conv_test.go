@@ -181,12 +181,14 @@ func TestConvForwardPanels(t *testing.T) {
 		for _, path := range gemmPaths() {
 			// How this path packs the shape's panels.
 			g := chooseGemm(path)
-			sd := p.layoutFor(g)
-			got := packing{s2d: sd.on}
+			var apBuf []float32
+			var offBuf, tapBuf []int32
+			cp := p.product(g, w, b, p.C*p.H*p.W, p.H*p.W, p.F*p.OH*p.OW, p.OH*p.OW, false, &apBuf, &offBuf, &tapBuf)
+			got := packing{s2d: cp.s2d.on}
 			nr := g.nr
 			idx, runs, rowIn, colIn := make([]int32, nr), make([]int32, 2*nr), make([]int32, p.KH), make([]int32, p.KW)
 			for col0 := 0; col0 < p.N*p.OH*p.OW; col0 += nr {
-				nruns := p.panelLanes(col0, min(nr, p.N*p.OH*p.OW-col0), sd, idx, runs, rowIn, colIn)
+				nruns := cp.panelLanes(col0, min(nr, p.N*p.OH*p.OW-col0), idx, runs, rowIn, colIn)
 				byRuns := g.packRuns != nil && nruns <= maxPackRuns
 				got.runs = got.runs || byRuns
 				got.gathers = got.gathers || !byRuns

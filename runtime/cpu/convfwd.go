@@ -22,21 +22,29 @@ import "math"
 // group, and each thread takes an equal run of them, which balances any
 // batch size down to one image.
 
-// convFwdJob is a forward convolution's arguments and shared tables while
-// the workers run it.
-type convFwdJob struct {
+// convProduct is everything a thread needs to compute panels of a
+// convolution's product: the shape, where the operands live, the packed
+// filters and the tables shared by all panels. Conv.Forward makes one for
+// the layer; Conv.Backward makes one per group for the input gradient,
+// which is the convolution of the output gradient with the filters turned
+// around (see convJob.backward).
+type convProduct struct {
 	p       Conv
 	g       *gemmImpl
-	x, b, y []float32
+	inImg   int       // x: floats from one image to the next
+	inChan  int       // x: floats from one channel to the next
+	outImg  int       // y: floats from one image to the next
+	outChan int       // y: floats from one channel to the next
+	b       []float32 // the bias, F long (zeros for none)
 	ap      []float32 // packed filters: group gr, block pc at gr·mPad·k + mPad·pc
-	off     []int32   // off[r]: where tap r = (c, kh, kw) sits in a window
+	off     []int32   // off[r]: where the tap of row r sits in a window
+	tapKH   []int32   // the kernel row of row r's tap
+	tapKW   []int32   // and its column
 	kc      int       // steps of k per block
 	mPad    int       // filters per group, rounded up to the tile
 	panels  int       // panels of nr columns across the batch
 	s2d     s2dLayout // for a strided convolution packed by runs
 }
-
-var convFwd convFwdJob
 
 // maxPackRuns is the most runs for which packing by runs beats a gather: a
 // run costs a masked load per vector per step, where a gather of 16 lanes
@@ -49,8 +57,94 @@ const maxPackRuns = 4
 var convShared struct {
 	ap    []float32
 	off   []int32
+	taps  []int32   // tapKH and tapKW of Forward
 	zeros []float32 // the bias of a convolution without one
+	wT    []float32 // Backward: the filters turned around
+	apT   []float32 // Backward: those packed
+	offT  []int32
+	tapsT []int32
 }
+
+// grow returns buf with at least n elements, reallocated only when short.
+func grow[T any](buf *[]T, n int) []T {
+	if len(*buf) < n {
+		*buf = make([]T, n)
+	}
+	return (*buf)[:n]
+}
+
+// zeroBias returns b, or n zeros when b is nil.
+func zeroBias(b []float32, n int) []float32 {
+	if b != nil {
+		return b
+	}
+	return grow(&convShared.zeros, n)
+}
+
+// product packs w (the F filters, each colRows long) into ap and sets up
+// the tables (in off and taps) for a product whose input and output have
+// the given strides.
+//
+// A filter's rows are in the usual order, (c, kh, kw), unless tapMajor:
+// then row ti·(C/Groups) + c is channel c of tap KH·KW−1−ti (taps counted
+// row by row), and each block of k is one tap. Backward's input gradient
+// is computed that way so that it adds up the same terms in the same
+// order as the im2col product and col2im it replaces.
+func (p Conv) product(g *gemmImpl, w, b []float32, inImg, inChan, outImg, outChan int, tapMajor bool, ap *[]float32, off, taps *[]int32) convProduct {
+	if p.C*p.H*p.W*p.N > math.MaxInt32 || inImg*p.N > math.MaxInt32 {
+		panic("Conv: input too large for 32-bit offsets")
+	}
+	fg, k := p.F/p.Groups, p.colRows()
+	c := convProduct{p: p, g: g, inImg: inImg, inChan: inChan, outImg: outImg, outChan: outChan, b: zeroBias(b, p.F),
+		kc: ceilDiv(k, ceilDiv(k, g.kc)), mPad: roundUp(fg, g.mr), panels: ceilDiv(p.N*p.OH*p.OW, g.nr)}
+	cg, kk := p.C/p.Groups, p.KH*p.KW
+	if tapMajor {
+		c.kc = cg
+	}
+	if inImg == p.C*p.H*p.W && inChan == p.H*p.W {
+		c.s2d = p.layoutFor(g) // fill reads images of the usual layout
+	}
+	c.ap = grow(ap, p.Groups*c.mPad*k)
+	for gr := 0; gr < p.Groups; gr++ {
+		wg := w[gr*fg*k : (gr+1)*fg*k]
+		base := gr * c.mPad * k
+		for pc := 0; pc < k; pc += c.kc {
+			kb := min(c.kc, k-pc)
+			g.packABlock(false, wg, k, 0, pc, fg, kb, c.ap[base+c.mPad*pc:base+c.mPad*(pc+kb)])
+		}
+	}
+	c.off = grow(off, k)
+	t := grow(taps, 2*k)
+	c.tapKH, c.tapKW = t[:k], t[k:]
+	for r := range k {
+		ch, tap := r/kk, r%kk
+		if tapMajor {
+			ch, tap = r%cg, kk-1-r/cg
+		}
+		kh, kw := tap/p.KW, tap%p.KW
+		c.tapKH[r], c.tapKW[r] = int32(kh), int32(kw)
+		if c.s2d.on {
+			c.off[r] = int32(c.s2d.tapOffset(ch, kh, kw))
+		} else {
+			c.off[r] = int32(ch*inChan + kh*p.W + kw)
+		}
+	}
+	return c
+}
+
+// scratchSize is what runPanels needs of a thread: floats and integers.
+func (c *convProduct) scratchSize() (floats, ints int) {
+	nr := c.g.nr
+	return c.kc*nr + c.mPad*nr + 2*c.s2d.slot, 3*nr + c.kc + c.p.KH + c.p.KW
+}
+
+// convFwdJob is a forward convolution while the workers run it.
+type convFwdJob struct {
+	c    convProduct
+	x, y []float32
+}
+
+var convFwd convFwdJob
 
 // Forward computes y = act(conv(x, w) + b). A nil b means no bias.
 func (p Conv) Forward(x, w, b, y, scratch []float32) {
@@ -61,130 +155,86 @@ func (p Conv) Forward(x, w, b, y, scratch []float32) {
 	if b != nil {
 		checkLen("Conv.Forward", "b", p.F, b)
 	}
-	if p.C*p.H*p.W*p.N > math.MaxInt32 {
-		panic("Conv.Forward: input too large for 32-bit offsets")
-	}
 	par.mu.Lock()
 	defer par.mu.Unlock()
-	g := gemmActive.Load()
-	fg, k := p.F/p.Groups, p.colRows()
-	kc := ceilDiv(k, ceilDiv(k, g.kc))
-	mPad := roundUp(fg, g.mr)
-
-	// Pack the filters of every group, block by block of k.
 	sh := &convShared
-	if n := p.Groups * mPad * k; len(sh.ap) < n {
-		sh.ap = make([]float32, n)
-	}
-	for gr := 0; gr < p.Groups; gr++ {
-		wg := w[gr*fg*k : (gr+1)*fg*k]
-		base := gr * mPad * k
-		for pc := 0; pc < k; pc += kc {
-			kb := min(kc, k-pc)
-			g.packABlock(false, wg, k, 0, pc, fg, kb, sh.ap[base+mPad*pc:base+mPad*(pc+kb)])
-		}
-	}
-	// Tap r's offset within a window.
-	sd := p.layoutFor(g)
-	if len(sh.off) < k {
-		sh.off = make([]int32, k)
-	}
-	r := 0
-	for c := 0; c < p.C/p.Groups; c++ {
-		for kh := 0; kh < p.KH; kh++ {
-			for kw := 0; kw < p.KW; kw++ {
-				if sd.on {
-					sh.off[r] = int32(sd.tapOffset(c, kh, kw))
-				} else {
-					sh.off[r] = int32(c*p.H*p.W + kh*p.W + kw)
-				}
-				r++
-			}
-		}
-	}
-
-	panels := ceilDiv(p.N*p.OH*p.OW, g.nr)
-	if b == nil {
-		if len(sh.zeros) < p.F {
-			sh.zeros = make([]float32, p.F)
-		}
-		b = sh.zeros[:p.F]
-	}
-	convFwd = convFwdJob{p: p, g: g, x: x, b: b, y: y, ap: sh.ap, off: sh.off[:k], kc: kc, mPad: mPad, panels: panels, s2d: sd}
-	runParts(&convFwd, min(threads(), p.Groups*panels))
+	c := p.product(gemmActive.Load(), w, b, p.C*p.H*p.W, p.H*p.W, p.F*p.OH*p.OW, p.OH*p.OW, false, &sh.ap, &sh.off, &sh.taps)
+	convFwd = convFwdJob{c: c, x: x, y: y}
+	runParts(&convFwd, min(threads(), p.Groups*c.panels))
 	convFwd = convFwdJob{}
 }
 
 // do computes part i of n of the units (group, panel).
 func (j *convFwdJob) do(i, n int) {
-	p, g := j.p, j.g
-	nr, kc := g.nr, j.kc
-	cg, fg, k := p.C/p.Groups, p.F/p.Groups, p.colRows()
-	ohw, chw := p.OH*p.OW, p.C*p.H*p.W
-	// Scratch: the panel of B, then the panel's outputs (mPad rows of nr);
-	// and as integers the lanes' window offsets, the steps' masks, and the
-	// lanes that each kernel row and column keep inside the image.
-	sd := j.s2d
-	s := partScratch(i, kc*nr+j.mPad*nr+2*sd.slot)
-	bp, cs, slots := s[:kc*nr], s[kc*nr:kc*nr+j.mPad*nr], s[kc*nr+j.mPad*nr:]
-	have := [2]int{-1, -1} // the (image, group) each slot of slots holds
-	ints := partInts(i, 3*nr+kc+p.KH+p.KW)
-	idx, runs, mask := ints[:nr], ints[nr:3*nr], ints[3*nr:3*nr+kc]
-	rowIn, colIn := ints[3*nr+kc:3*nr+kc+p.KH], ints[3*nr+kc+p.KH:]
+	nf, ni := j.c.scratchSize()
+	u0, u1 := share(i, n, j.c.p.Groups*j.c.panels)
+	j.c.runPanels(u0, u1, j.x, j.y, partScratch(i, nf), partInts(i, ni))
+}
 
-	u0, u1 := share(i, n, p.Groups*j.panels)
+// runPanels computes units [u0, u1) of the product, unit u being panel
+// u mod panels of group u / panels, from x into y, in scratch of
+// scratchSize.
+func (c *convProduct) runPanels(u0, u1 int, x, y, s []float32, ints []int32) {
+	p, g := c.p, c.g
+	nr, kc := g.nr, c.kc
+	cg, fg, k := p.C/p.Groups, p.F/p.Groups, p.colRows()
+	ohw := p.OH * p.OW
+	sd := c.s2d
+	// Scratch: the panel of B, then the panel's outputs (mPad rows of nr),
+	// then two rearranged images; and as integers the lanes' window
+	// offsets, the runs, the steps' masks, and the lanes that each kernel
+	// row and column keep inside the image.
+	bp, cs, slots := s[:kc*nr], s[kc*nr:kc*nr+c.mPad*nr], s[kc*nr+c.mPad*nr:]
+	have := [2]int{-1, -1} // the (image, group) each slot of slots holds
+	idx, runs, mask := ints[:nr], ints[nr:3*nr], ints[3*nr:3*nr+kc]
+	rowIn, colIn := ints[3*nr+kc:3*nr+kc+p.KH], ints[3*nr+kc+p.KH:3*nr+kc+p.KH+p.KW]
+
 	for u := u0; u < u1; u++ {
-		gr, pn := u/j.panels, u%j.panels
+		gr, pn := u/c.panels, u%c.panels
 		col0 := pn * nr
 		cols := min(nr, p.N*ohw-col0)
 		im0 := col0 / ohw
-		nruns := p.panelLanes(col0, cols, sd, idx, runs, rowIn, colIn)
+		nruns := c.panelLanes(col0, cols, idx, runs, rowIn, colIn)
 		byRuns := g.packRuns != nil && nruns <= maxPackRuns
-		x := j.x[im0*chw+gr*cg*p.H*p.W:]
+		xs := x[im0*c.inImg+gr*cg*c.inChan:]
 		if sd.on {
 			// The panel's images (two at most, as OH·OW ≥ nr), rearranged.
 			for im := im0; im <= (col0+cols-1)/ohw; im++ {
 				if key := im*p.Groups + gr; have[im%2] != key {
-					sd.fill(p, j.x[im*chw+gr*cg*p.H*p.W:], slots[im%2*sd.slot:(im%2+1)*sd.slot])
+					sd.fill(p, x[im*c.inImg+gr*cg*c.inChan:], slots[im%2*sd.slot:(im%2+1)*sd.slot])
 					have[im%2] = key
 				}
 			}
-			x = slots[im0%2*sd.slot:]
+			xs = slots[im0%2*sd.slot:]
 		}
-		ap := j.ap[gr*j.mPad*k:]
-		kh, kw := 0, 0
+		ap := c.ap[gr*c.mPad*k:]
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
+			tkh, tkw := c.tapKH[pc:pc+kb], c.tapKW[pc:pc+kb]
 			for r := range kb {
-				mask[r] = rowIn[kh] & colIn[kw]
-				if kw++; kw == p.KW {
-					kw = 0
-					if kh++; kh == p.KH {
-						kh = 0
-					}
-				}
+				mask[r] = rowIn[tkh[r]] & colIn[tkw[r]]
 			}
 			if byRuns {
-				g.packRuns(kb, x, j.off[pc:pc+kb], mask[:kb], runs[:2*nruns], bp[:kb*nr])
+				g.packRuns(kb, xs, c.off[pc:pc+kb], mask[:kb], runs[:2*nruns], bp[:kb*nr])
 			} else {
-				g.packGatherBlock(kb, x, j.off[pc:pc+kb], mask[:kb], idx, bp[:kb*nr])
+				g.packGatherBlock(kb, xs, c.off[pc:pc+kb], mask[:kb], idx, bp[:kb*nr])
 			}
 			var beta float32
 			if pc > 0 {
 				beta = 1 // the earlier blocks of k are already in cs
 			}
-			g.sweep(kb, ap[j.mPad*pc:j.mPad*(pc+kb)], bp[:kb*nr], fg, cols, cs, nr, 1, beta)
+			g.sweep(kb, ap[c.mPad*pc:c.mPad*(pc+kb)], bp[:kb*nr], fg, cols, cs, nr, 1, beta)
 		}
 		// Epilogue: bias, activation, and each run of columns to its image.
 		for l := 0; l < cols; {
 			im, pix := (col0+l)/ohw, (col0+l)%ohw
 			run := min(cols-l, ohw-pix)
-			o := (im*p.F+gr*fg)*ohw + pix
+			o := im*c.outImg + gr*fg*c.outChan + pix
 			if g.biasAct != nil && (p.Act == ReLU || p.Act == Identity) {
-				g.biasAct(fg, cs[l:], nr, j.y[o:], ohw, j.b[gr*fg:(gr+1)*fg], run, p.Act == ReLU)
+				g.biasAct(fg, cs[l:], nr, y[o:], c.outChan, c.b[gr*fg:(gr+1)*fg], run, p.Act == ReLU)
 			} else {
 				for f := range fg {
-					biasAct(p.Act, j.b[gr*fg+f], cs[f*nr+l:f*nr+l+run], j.y[o+f*ohw:o+f*ohw+run])
+					biasAct(p.Act, c.b[gr*fg+f], cs[f*nr+l:f*nr+l+run], y[o+f*c.outChan:o+f*c.outChan+run])
 				}
 			}
 			l += run
@@ -200,10 +250,11 @@ func (j *convFwdJob) do(i, n int) {
 // writes the runs of lanes whose windows are contiguous as pairs (offset of
 // the run's lane 0, its lanes) to runs, and returns how many there are.
 //
-// With sd on, the windows are those of the images rearranged by sd.fill,
-// image im in slot im mod 2.
-func (p Conv) panelLanes(col0, cols int, sd s2dLayout, idx, runs, rowIn, colIn []int32) (nruns int) {
-	ohw, chw := p.OH*p.OW, p.C*p.H*p.W
+// With c.s2d on, the windows are those of the images rearranged by
+// s2dLayout.fill, image im in slot im mod 2.
+func (c *convProduct) panelLanes(col0, cols int, idx, runs, rowIn, colIn []int32) (nruns int) {
+	p, sd := c.p, c.s2d
+	ohw := p.OH * p.OW
 	im0 := col0 / ohw
 	clear(rowIn)
 	clear(colIn)
@@ -217,7 +268,7 @@ func (p Conv) panelLanes(col0, cols int, sd s2dLayout, idx, runs, rowIn, colIn [
 		if sd.on {
 			idx[l] = int32((im%2-im0%2)*sd.slot + pix/p.OW*sd.w + pix%p.OW)
 		} else {
-			idx[l] = int32((im-im0)*chw + iy*p.W + ix)
+			idx[l] = int32((im-im0)*c.inImg + iy*p.W + ix)
 		}
 		bit := int32(1) << l
 		for kh := range p.KH {
