@@ -2561,16 +2561,41 @@ gemmPackGather32_done:
 // func gemmPackRuns32(k int, src *float32, off *int32, mask *int32, runs *int32, nruns int, dst *float32)
 // Requires: AVX, AVX512F
 TEXT ·gemmPackRuns32(SB), NOSPLIT, $0-56
-	MOVQ  k+0(FP), CX
-	MOVQ  src+8(FP), SI
-	MOVQ  off+16(FP), BX
-	MOVQ  mask+24(FP), R8
-	MOVQ  dst+48(FP), DI
-	MOVQ  nruns+40(FP), R12
-	TESTQ CX, CX
-	JZ    gemmPackRuns32_done
-	TESTQ R12, R12
-	JZ    gemmPackRuns32_done
+	MOVQ    k+0(FP), CX
+	MOVQ    src+8(FP), SI
+	MOVQ    off+16(FP), BX
+	MOVQ    mask+24(FP), R8
+	MOVQ    dst+48(FP), DI
+	MOVQ    nruns+40(FP), R12
+	TESTQ   CX, CX
+	JZ      gemmPackRuns32_done
+	TESTQ   R12, R12
+	JZ      gemmPackRuns32_done
+	CMPQ    R12, $0x01
+	JNE     gemmPackRuns32_loop
+	MOVQ    runs+32(FP), R11
+	MOVLQSX (R11), AX
+	LEAQ    (SI)(AX*4), SI
+	MOVL    4(R11), R12
+
+gemmPackRuns32_one:
+	MOVLQSX   (BX), AX
+	LEAQ      (SI)(AX*4), R9
+	MOVL      (R8), AX
+	ANDL      R12, AX
+	KMOVW     AX, K1
+	SHRL      $0x10, AX
+	KMOVW     AX, K2
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS.Z 64(R9), K2, Z1
+	VMOVUPS   Z0, (DI)
+	VMOVUPS   Z1, 64(DI)
+	ADDQ      $0x04, BX
+	ADDQ      $0x04, R8
+	ADDQ      $0x00000080, DI
+	DECQ      CX
+	JNZ       gemmPackRuns32_one
+	JMP       gemmPackRuns32_done
 
 gemmPackRuns32_loop:
 	MOVLQSX (BX), AX

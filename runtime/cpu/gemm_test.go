@@ -319,22 +319,29 @@ var sgemmShapes = []struct {
 	m, n, k        int
 	transA, transB bool
 }{
+	// The fully connected layers' products, which go through Sgemm: the
+	// batch times the weights, per tower (fc6) and as one device.
+	{"fc6", 128, 2048, 9216, false, true},
+	{"fc6-1dev", 128, 4096, 9216, false, true},
+	{"fc7-1dev", 128, 4096, 4096, false, true},
+	{"fc8", 128, 1000, 4096, false, true},
+	// The convolutions' products as single Sgemm calls, per image and
+	// tower and as one device with several images side by side. Conv no
+	// longer calls Sgemm for them (it packs panels of the whole batch
+	// straight from the images: BenchmarkConvForward times that), but
+	// they show what the kernel does on the layers' shapes.
 	{"conv1", 48, 3025, 363, false, false},
 	{"conv2", 128, 729, 1200, false, false},
 	{"conv3", 192, 169, 2304, false, false},
 	{"conv4", 192, 169, 1728, false, false},
 	{"conv5", 128, 169, 1728, false, false},
-	{"fc6", 128, 2048, 9216, false, true},
-	// The products Conv.Forward makes when the network runs as one device
-	// (alexnetc bench's default): conv1 whole (96 filters), conv3 whole,
-	// conv4 and conv5 per group, with four 13×13 images side by side.
 	{"conv1-1dev", 96, 3025, 363, false, false},
 	{"conv3-1dev", 384, 676, 2304, false, false},
 	{"conv4-1dev", 192, 676, 1728, false, false},
 	{"conv5-1dev", 128, 676, 1728, false, false},
 	{"sq2048", 2048, 2048, 2048, false, false},
-	// Backward GEMMs of conv2 and fc6: dW = dY·colᵀ, dcol = Wᵀ·dY, and
-	// fc6's dW = dYᵀ·X.
+	// Backward GEMMs of conv2 and fc6: dW = dY·colᵀ, dcol = Wᵀ·dY (which
+	// Conv now makes from its own panels too), and fc6's dW = dYᵀ·X.
 	{"conv2dW", 128, 1200, 729, false, true},
 	{"conv2dX", 1200, 729, 128, true, false},
 	{"fc6dW", 2048, 9216, 128, true, false},

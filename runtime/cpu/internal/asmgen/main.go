@@ -802,6 +802,39 @@ func packRuns(w int) {
 	JZ(LabelRef(name + "_done"))
 	TESTQ(rLeft, rLeft)
 	JZ(LabelRef(name + "_done"))
+	CMPQ(rLeft, U8(1))
+	JNE(LabelRef(name + "_loop"))
+
+	// One run, the usual case: its offset goes into src once, and its
+	// lanes stay in a register.
+	Load(Param("runs"), rRun)
+	MOVLQSX(Mem{Base: rRun}, rTmp)
+	LEAQ(Mem{Base: rSrc, Index: rTmp, Scale: 4}, rSrc)
+	MOVL(Mem{Base: rRun, Disp: 4}, rLeft.As32())
+	Label(name + "_one")
+	MOVLQSX(Mem{Base: rOff}, rTmp)
+	LEAQ(Mem{Base: rSrc, Index: rTmp, Scale: 4}, rBase)
+	MOVL(Mem{Base: rMask}, reg.EAX)
+	ANDL(rLeft.As32(), reg.EAX)
+	for v := 0; v < nv; v++ {
+		KMOVW(reg.EAX, masks[v])
+		if v+1 < nv {
+			SHRL(U8(16), reg.EAX)
+		}
+	}
+	for v := 0; v < nv; v++ {
+		VMOVUPS_Z(Mem{Base: rBase, Disp: 64 * v}, masks[v], zmm[v])
+	}
+	for v := 0; v < nv; v++ {
+		VMOVUPS(zmm[v], Mem{Base: rDst, Disp: 64 * v})
+	}
+	ADDQ(U8(4), rOff)
+	ADDQ(U8(4), rMask)
+	ADDQ(U32(4*w), rDst)
+	DECQ(rK)
+	JNZ(LabelRef(name + "_one"))
+	JMP(LabelRef(name + "_done"))
+
 	Label(name + "_loop")
 	MOVLQSX(Mem{Base: rOff}, rTmp)
 	LEAQ(Mem{Base: rSrc, Index: rTmp, Scale: 4}, rBase)
