@@ -50,6 +50,9 @@ type benchLayer struct {
 	GFLOP   float64 `json:"gflop"`   // per step; 0 for layers without a product
 	GFLOPs  float64 `json:"gflop_per_second"`
 	Share   float64 `json:"share"` // of the step
+	// FusedInto names the pooling layer whose pass also does this layer's
+	// LRN (engine.Run fuses them): the time of both is that layer's.
+	FusedInto string `json:"fused_into,omitempty"`
 }
 
 // benchKernel is the time of one kind of kernel summed over the layers.
@@ -150,14 +153,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	// One timing function for every step, made before the first, so that
 	// the allocation count is the engine's alone.
 	res.StepSeconds = make([]float64, 0, *steps)
-	var k, it int
+	index := map[*lower.Step]int{}
+	for i, s := range stepList {
+		index[s] = i
+	}
+	var it int
 	var last time.Time
-	lap := func(*lower.Step) bool {
+	lap := func(s *lower.Step) {
 		now := time.Now()
-		perStep[k][it] = now.Sub(last).Seconds()
+		perStep[index[s]][it] = now.Sub(last).Seconds()
 		last = now
-		k++
-		return true
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -170,10 +175,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	for it = 0; it < *steps; it++ {
-		k = 0
 		start := time.Now()
 		last = start
-		e.RunChecked(prog, lap)
+		e.RunTimed(prog, lap)
 		res.StepSeconds = append(res.StepSeconds, time.Since(start).Seconds())
 		if progress {
 			fmt.Fprintf(stderr, "step %d/%d: %.3f s, %.1f images/s\n", it+1, *steps, res.StepSeconds[it], float64(g.Batch)/res.StepSeconds[it])
@@ -190,6 +194,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	layers := map[string]*benchLayer{}
 	var order []string
 	kernels := map[string]float64{}
+	pair := e.Fused(prog)
 	for i, s := range stepList {
 		name := s.Layer
 		if name == "" {
@@ -200,6 +205,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			l = &benchLayer{Layer: name}
 			layers[name] = l
 			order = append(order, name)
+		}
+		if j := pair[i]; j > i {
+			l.FusedInto = stepList[j].Layer
 		}
 		t := median(perStep[i])
 		l.Seconds += t
@@ -252,7 +260,11 @@ func printBench(w io.Writer, r *benchResult) {
 		if l.GFLOP > 0 {
 			gf, rate = fmt.Sprintf("%.2f", l.GFLOP), fmt.Sprintf("%.0f", l.GFLOPs)
 		}
-		t.row(l.Layer, fmt.Sprintf("%.1f", l.Seconds*1e3), fmt.Sprintf("%.1f%%", l.Share*100), gf, rate)
+		ms := fmt.Sprintf("%.1f", l.Seconds*1e3)
+		if l.FusedInto != "" {
+			ms = "in " + l.FusedInto + " " + ms
+		}
+		t.row(l.Layer, ms, fmt.Sprintf("%.1f%%", l.Share*100), gf, rate)
 	}
 	t.print(w)
 	fmt.Fprintln(w)

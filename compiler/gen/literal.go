@@ -63,6 +63,9 @@ func literal(params any, set map[string]jen.Code) (*jen.Statement, error) {
 // float32 is printed with the fewest digits that read back as the same
 // float32).
 func scalar(v reflect.Value) (jen.Code, error) {
+	if v.Kind() == reflect.Struct {
+		return literal(v.Interface(), nil) // a kernel made of two (cpu.LRNMaxPool)
+	}
 	if v.Type().PkgPath() != "" {
 		name, ok := constNames[v.Interface()]
 		if !ok {

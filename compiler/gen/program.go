@@ -8,6 +8,7 @@ import (
 
 	"github.com/alexnetc/alexnetc/compiler/lower"
 	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/runtime/cpu"
 )
 
 // genPrograms writes one unexported method per program: infer() and
@@ -66,8 +67,12 @@ func (gn *generator) programBody(prog plan.Program) ([]jen.Code, error) {
 			jen.Line())
 	}
 	steps := prog.Steps(gn.g)
+	pair := gn.p.FusedLRNPool(prog)
 	ph := -1
 	for i, s := range steps {
+		if j := pair[i]; j >= 0 && j < i {
+			continue // the pooling of an LRN and pooling run as one, below
+		}
 		if prog == plan.Train && phase(s.Kernel) > ph {
 			ph = phase(s.Kernel)
 			if i > 0 {
@@ -77,7 +82,13 @@ func (gn *generator) programBody(prog plan.Program) ([]jen.Code, error) {
 		} else if i > 0 && s.Layer != steps[i-1].Layer {
 			body = append(body, jen.Line())
 		}
-		code, err := gn.step(prog, s)
+		var code []jen.Code
+		var err error
+		if j := pair[i]; j > i {
+			code, err = gn.lrnPool(prog, s, steps[j])
+		} else {
+			code, err = gn.step(prog, s)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("gen: %s program, step %d (%s, %s): %v", prog, i, s.Kernel, s.Note, err)
 		}
@@ -150,6 +161,34 @@ func (gn *generator) step(prog plan.Program, s *lower.Step) ([]jen.Code, error) 
 	return append(code,
 		jen.Id("loss").Op("=").Add(call),
 		at.Index(jen.Lit(0)).Op("=").Float32().Call(jen.Id("loss"))), nil
+}
+
+// lrnPool writes an LRN step and the max pooling of its output as one
+// cpu.LRNMaxPool call (plan.FusedLRNPool), with both steps' notes.
+func (gn *generator) lrnPool(prog plan.Program, lrn, pool *lower.Step) ([]jen.Code, error) {
+	l, lok := lrn.Params.(cpu.LRN)
+	q, qok := pool.Params.(cpu.MaxPool)
+	if !lok || !qok {
+		return nil, fmt.Errorf("an LRN and pooling pair of %T and %T", lrn.Params, pool.Params)
+	}
+	lit, err := literal(cpu.LRNMaxPool{LRN: l, Pool: q}, nil)
+	if err != nil {
+		return nil, err
+	}
+	var args []jen.Code
+	for _, b := range []*lower.Buffer{lrn.Arg("x"), pool.Arg("y"), pool.Arg("argmax")} {
+		v, err := gn.view(prog, b)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, v)
+	}
+	return []jen.Code{
+		jen.Comment(lrn.Note),
+		jen.Comment(pool.Note),
+		jen.Comment(fmt.Sprintf("(in one pass: %s is not written)", lrn.Arg("y").Name)),
+		lit.Dot("Forward").Call(args...),
+	}, nil
 }
 
 // view is a buffer as the program lays it out: m.dev[d].F32(offset, n), or

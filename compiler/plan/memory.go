@@ -80,7 +80,7 @@ func layout(g *lower.Graph, opt Options) Memory {
 		dm.Persistent += alignUp(b.Bytes())
 	}
 	for _, p := range Programs {
-		live := lifetimes(g, p.Steps(g))
+		live := lifetimes(g, p)
 		if opt.KeepAll {
 			for b := range live {
 				live[b] = span{0, len(p.Steps(g))}
@@ -113,8 +113,12 @@ func (s span) overlaps(o span) bool { return s.first <= o.last && o.first <= s.l
 
 // lifetimes returns, for every buffer a program uses, the steps from its
 // first to its last use. What the host writes or reads (images, labels,
-// probabilities, the loss) lives through the whole program.
-func lifetimes(g *lower.Graph, steps []*lower.Step) map[*lower.Buffer]span {
+// probabilities, the loss) lives through the whole program. In the
+// inference program, of an LRN and the max pooling of its output, which a
+// CPU may run as one pass at the LRN's step (FusedLRNPool), the LRN's input
+// lives until the pooling and the pooling's outputs from the LRN on.
+func lifetimes(g *lower.Graph, prog Program) map[*lower.Buffer]span {
+	steps := prog.Steps(g)
 	live := map[*lower.Buffer]span{}
 	for i, s := range steps {
 		for _, a := range s.Args {
@@ -124,6 +128,22 @@ func lifetimes(g *lower.Graph, steps []*lower.Step) map[*lower.Buffer]span {
 			}
 			sp.last = i
 			live[a.Buf] = sp
+		}
+	}
+	for _, c := range lrnPoolCandidates(steps) {
+		if prog != Infer {
+			break
+		}
+		i, j := c[0], c[1]
+		x := steps[i].Arg("x")
+		sp := live[x]
+		sp.last = max(sp.last, j)
+		live[x] = sp
+		for _, name := range []string{"y", "argmax"} {
+			o := steps[j].Arg(name)
+			sp := live[o]
+			sp.first = min(sp.first, i)
+			live[o] = sp
 		}
 	}
 	for b, sp := range live {

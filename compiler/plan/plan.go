@@ -6,8 +6,9 @@ import (
 
 // Plan is a lowered graph with its memory plan and its CUDA launch plan.
 type Plan struct {
-	Graph  *lower.Graph
-	Memory Memory
+	Graph   *lower.Graph
+	Options Options // what it was built with
+	Memory  Memory
 	// Launches[program] is the program's launch plan, in issue order.
 	Launches [2][]Launch
 }
@@ -16,7 +17,8 @@ type Plan struct {
 type Options struct {
 	// KeepAll keeps every buffer alive through its whole program, so that
 	// every layer's output can be read after a run: for debugging and for
-	// the tests that compare each layer with PyTorch. It costs memory.
+	// the tests that compare each layer with PyTorch. It costs memory, and
+	// it turns off FusedLRNPool, which leaves an LRN's output unwritten.
 	KeepAll bool
 }
 
@@ -25,7 +27,7 @@ func Build(g *lower.Graph) *Plan { return BuildWith(g, Options{}) }
 
 // BuildWith plans a lowered graph with options.
 func BuildWith(g *lower.Graph, opt Options) *Plan {
-	p := &Plan{Graph: g, Memory: layout(g, opt)}
+	p := &Plan{Graph: g, Options: opt, Memory: layout(g, opt)}
 	for _, prog := range Programs {
 		p.Launches[prog] = schedule(g, p.Memory, prog)
 	}

@@ -86,7 +86,7 @@ func verifyMemory(p *Plan) []Problem {
 			probs = append(probs, Problem{prog, -1, fmt.Sprintf(format, args...)})
 		}
 		steps := prog.Steps(g)
-		live := lifetimes(g, steps)
+		live := lifetimes(g, prog)
 		var used []*lower.Buffer
 		for _, b := range g.Buffers {
 			off := m.Offset[prog][b.ID]

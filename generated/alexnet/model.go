@@ -324,57 +324,55 @@ func (m *Model) infer() {
 	cpu.ChannelCopy{N: 128, HW: 50176, SrcC: 3, C0: 0, C1: 3, DstC: 3, D: 0}.Copy(m.dev[0].F32(0, 19267584), m.dev[1].F32(341209344, 19267584))
 
 	// conv1 on GPU 0: conv 11×11/4 + relu, 3×224×224 → 48×55×55
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(467956352, 18585600), m.dev[0].F32(616641152, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(467956352, 18585600), m.dev[0].F32(652472960, 1243275))
 	// conv1 on GPU 1: conv 11×11/4 + relu, 3×224×224 → 48×55×55
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 19267584), m.dev[1].F32(0, 17424), m.dev[1].F32(69696, 48), m.dev[1].F32(418279680, 18585600), m.dev[1].F32(492622080, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 19267584), m.dev[1].F32(0, 17424), m.dev[1].F32(69696, 48), m.dev[1].F32(418279680, 18585600), m.dev[1].F32(528453888, 1243275))
 
 	// norm1 on GPU 0: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(467956352, 18585600), m.dev[0].F32(542298752, 18585600))
-	// norm1 on GPU 1: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(418279680, 18585600), m.dev[1].F32(341209344, 18585600))
-
 	// pool1 on GPU 0: max pool 3/2, 48×55×55 → 48×27×27
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(542298752, 18585600), m.dev[0].F32(515732096, 4478976), m.dev[0].I32(467956352, 4478976))
+	// (in one pass: norm1.gpu0.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}}.Forward(m.dev[0].F32(467956352, 18585600), m.dev[0].F32(616641152, 4478976), m.dev[0].I32(634557056, 4478976))
+	// norm1 on GPU 1: LRN n=5 over its own 48 channels, 55×55
 	// pool1 on GPU 1: max pool 3/2, 48×55×55 → 48×27×27
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[1].F32(341209344, 18585600), m.dev[1].F32(415551744, 4478976), m.dev[1].I32(433467648, 4478976))
+	// (in one pass: norm1.gpu1.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}}.Forward(m.dev[1].F32(418279680, 18585600), m.dev[1].F32(492622080, 4478976), m.dev[1].I32(510537984, 4478976))
 
 	// conv2 on GPU 0: conv 5×5/1 + relu, 48×27×27 → 128×27×27
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(515732096, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(467956352, 11943936), m.dev[0].F32(616641152, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(616641152, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(467956352, 11943936), m.dev[0].F32(652472960, 1243275))
 	// conv2 on GPU 1: conv 5×5/1 + relu, 48×27×27 → 128×27×27
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[1].F32(415551744, 4478976), m.dev[1].F32(69888, 153600), m.dev[1].F32(684288, 128), m.dev[1].F32(341209344, 11943936), m.dev[1].F32(492622080, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[1].F32(492622080, 4478976), m.dev[1].F32(69888, 153600), m.dev[1].F32(684288, 128), m.dev[1].F32(341209344, 11943936), m.dev[1].F32(528453888, 1243275))
 
 	// norm2 on GPU 0: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(467956352, 11943936), m.dev[0].F32(515732096, 11943936))
-	// norm2 on GPU 1: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(341209344, 11943936), m.dev[1].F32(388985088, 11943936))
-
 	// pool2 on GPU 0: max pool 3/2, 128×27×27 → 128×13×13
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(515732096, 11943936), m.dev[0].F32(563507840, 2768896), m.dev[0].I32(467956352, 2768896))
+	// (in one pass: norm2.gpu0.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}}.Forward(m.dev[0].F32(467956352, 11943936), m.dev[0].F32(563507840, 2768896), m.dev[0].I32(574583424, 2768896))
+	// norm2 on GPU 1: LRN n=5 over its own 128 channels, 27×27
 	// pool2 on GPU 1: max pool 3/2, 128×27×27 → 128×13×13
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[1].F32(388985088, 11943936), m.dev[1].F32(363360512, 2768896), m.dev[1].I32(341209344, 2768896))
+	// (in one pass: norm2.gpu1.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}}.Forward(m.dev[1].F32(341209344, 11943936), m.dev[1].F32(436760832, 2768896), m.dev[1].I32(447836416, 2768896))
 
 	// conv3 on GPU 0 reads channels 0-128 of pool2
 	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(563507840, 2768896), m.dev[0].F32(467956352, 5537792))
 	// transfer: pool2 (GPU 1) → conv3 on GPU 0, channels 128-256, 11075584 bytes
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(363360512, 2768896), m.dev[0].F32(467956352, 5537792))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(436760832, 2768896), m.dev[0].F32(467956352, 5537792))
 	// conv3 on GPU 0: conv 3×3/1 + relu, 256×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(467956352, 5537792), m.dev[0].F32(77755648, 442368), m.dev[0].F32(79525120, 192), m.dev[0].F32(490107520, 4153344), m.dev[0].F32(616641152, 1243275))
+	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(467956352, 5537792), m.dev[0].F32(77755648, 442368), m.dev[0].F32(79525120, 192), m.dev[0].F32(490107520, 4153344), m.dev[0].F32(652472960, 1243275))
 	// transfer: pool2 (GPU 0) → conv3 on GPU 1, channels 0-128, 11075584 bytes
 	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(563507840, 2768896), m.dev[1].F32(341209344, 5537792))
 	// conv3 on GPU 1 reads channels 128-256 of pool2
-	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(363360512, 2768896), m.dev[1].F32(341209344, 5537792))
+	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 128}.Copy(m.dev[1].F32(436760832, 2768896), m.dev[1].F32(341209344, 5537792))
 	// conv3 on GPU 1: conv 3×3/1 + relu, 256×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 5537792), m.dev[1].F32(684800, 442368), m.dev[1].F32(2454272, 192), m.dev[1].F32(363360512, 4153344), m.dev[1].F32(492622080, 1243275))
+	cpu.Conv{N: 128, C: 256, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 5537792), m.dev[1].F32(684800, 442368), m.dev[1].F32(2454272, 192), m.dev[1].F32(363360512, 4153344), m.dev[1].F32(528453888, 1243275))
 
 	// conv4 on GPU 0: conv 3×3/1 + relu, 192×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(490107520, 4153344), m.dev[0].F32(79525888, 331776), m.dev[0].F32(80852992, 192), m.dev[0].F32(467956352, 4153344), m.dev[0].F32(616641152, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(490107520, 4153344), m.dev[0].F32(79525888, 331776), m.dev[0].F32(80852992, 192), m.dev[0].F32(467956352, 4153344), m.dev[0].F32(652472960, 1243275))
 	// conv4 on GPU 1: conv 3×3/1 + relu, 192×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(363360512, 4153344), m.dev[1].F32(2455040, 331776), m.dev[1].F32(3782144, 192), m.dev[1].F32(341209344, 4153344), m.dev[1].F32(492622080, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(363360512, 4153344), m.dev[1].F32(2455040, 331776), m.dev[1].F32(3782144, 192), m.dev[1].F32(341209344, 4153344), m.dev[1].F32(528453888, 1243275))
 
 	// conv5 on GPU 0: conv 3×3/1 + relu, 192×13×13 → 128×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(467956352, 4153344), m.dev[0].F32(80853760, 221184), m.dev[0].F32(81738496, 128), m.dev[0].F32(484569728, 2768896), m.dev[0].F32(616641152, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(467956352, 4153344), m.dev[0].F32(80853760, 221184), m.dev[0].F32(81738496, 128), m.dev[0].F32(484569728, 2768896), m.dev[0].F32(652472960, 1243275))
 	// conv5 on GPU 1: conv 3×3/1 + relu, 192×13×13 → 128×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 4153344), m.dev[1].F32(3782912, 221184), m.dev[1].F32(4667648, 128), m.dev[1].F32(357822720, 2768896), m.dev[1].F32(492622080, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 128, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 4153344), m.dev[1].F32(3782912, 221184), m.dev[1].F32(4667648, 128), m.dev[1].F32(357822720, 2768896), m.dev[1].F32(528453888, 1243275))
 
 	// pool5 on GPU 0: max pool 3/2, 128×13×13 → 128×6×6
 	cpu.MaxPool{N: 128, C: 128, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(484569728, 2768896), m.dev[0].F32(472674944, 589824), m.dev[0].I32(467956352, 589824))
@@ -442,14 +440,13 @@ func (m *Model) train(lr float32) (loss float64) {
 	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[1].F32(341209344, 19267584), m.dev[1].F32(0, 17424), m.dev[1].F32(69696, 48), m.dev[1].F32(418279680, 18585600), m.dev[1].F32(693932288, 1243275))
 
 	// norm1 on GPU 0: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(467956352, 18585600), m.dev[0].F32(542298752, 18585600))
-	// norm1 on GPU 1: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(418279680, 18585600), m.dev[1].F32(492622080, 18585600))
-
 	// pool1 on GPU 0: max pool 3/2, 48×55×55 → 48×27×27
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(542298752, 18585600), m.dev[0].F32(685625984, 4478976), m.dev[0].I32(703541888, 4478976))
+	// (in one pass: norm1.gpu0.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}}.Forward(m.dev[0].F32(467956352, 18585600), m.dev[0].F32(685625984, 4478976), m.dev[0].I32(703541888, 4478976))
+	// norm1 on GPU 1: LRN n=5 over its own 48 channels, 55×55
 	// pool1 on GPU 1: max pool 3/2, 48×55×55 → 48×27×27
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[1].F32(492622080, 18585600), m.dev[1].F32(635949312, 4478976), m.dev[1].I32(653865216, 4478976))
+	// (in one pass: norm1.gpu1.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}}.Forward(m.dev[1].F32(418279680, 18585600), m.dev[1].F32(635949312, 4478976), m.dev[1].I32(653865216, 4478976))
 
 	// conv2 on GPU 0: conv 5×5/1 + relu, 48×27×27 → 128×27×27
 	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(685625984, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(542298752, 11943936), m.dev[0].F32(743608960, 1243275))
@@ -457,14 +454,13 @@ func (m *Model) train(lr float32) (loss float64) {
 	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[1].F32(635949312, 4478976), m.dev[1].F32(69888, 153600), m.dev[1].F32(684288, 128), m.dev[1].F32(492622080, 11943936), m.dev[1].F32(693932288, 1243275))
 
 	// norm2 on GPU 0: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(542298752, 11943936), m.dev[0].F32(590074496, 11943936))
-	// norm2 on GPU 1: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(492622080, 11943936), m.dev[1].F32(540397824, 11943936))
-
 	// pool2 on GPU 0: max pool 3/2, 128×27×27 → 128×13×13
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(590074496, 11943936), m.dev[0].F32(650990208, 2768896), m.dev[0].I32(721457792, 2768896))
+	// (in one pass: norm2.gpu0.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}}.Forward(m.dev[0].F32(542298752, 11943936), m.dev[0].F32(650990208, 2768896), m.dev[0].I32(721457792, 2768896))
+	// norm2 on GPU 1: LRN n=5 over its own 128 channels, 27×27
 	// pool2 on GPU 1: max pool 3/2, 128×27×27 → 128×13×13
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[1].F32(540397824, 11943936), m.dev[1].F32(588173568, 2768896), m.dev[1].I32(671781120, 2768896))
+	// (in one pass: norm2.gpu1.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}}.Forward(m.dev[1].F32(492622080, 11943936), m.dev[1].F32(588173568, 2768896), m.dev[1].I32(671781120, 2768896))
 
 	// conv3 on GPU 0 reads channels 0-128 of pool2
 	cpu.ChannelCopy{N: 128, HW: 169, SrcC: 128, C0: 0, C1: 128, DstC: 256, D: 0}.Copy(m.dev[0].F32(650990208, 2768896), m.dev[0].F32(590074496, 5537792))

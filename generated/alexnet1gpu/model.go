@@ -287,31 +287,29 @@ func (m *Model) Load(r io.Reader) error {
 // into the probabilities.
 func (m *Model) infer() {
 	// conv1: conv 11×11/4 + relu, 3×224×224 → 48×55×55
-	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(795162752, 18585600), m.dev[0].F32(943847552, 1243275))
+	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(795162752, 18585600), m.dev[0].F32(979679360, 1243275))
 
 	// norm1: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(795162752, 18585600), m.dev[0].F32(869505152, 18585600))
-
 	// pool1: max pool 3/2, 48×55×55 → 48×27×27
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(869505152, 18585600), m.dev[0].F32(842938496, 4478976), m.dev[0].I32(795162752, 4478976))
+	// (in one pass: norm1.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}}.Forward(m.dev[0].F32(795162752, 18585600), m.dev[0].F32(943847552, 4478976), m.dev[0].I32(961763456, 4478976))
 
 	// conv2: conv 5×5/1 + relu, 48×27×27 → 128×27×27
-	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(842938496, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(795162752, 11943936), m.dev[0].F32(943847552, 1243275))
+	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(943847552, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(795162752, 11943936), m.dev[0].F32(979679360, 1243275))
 
 	// norm2: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(795162752, 11943936), m.dev[0].F32(842938496, 11943936))
-
 	// pool2: max pool 3/2, 128×27×27 → 128×13×13
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(842938496, 11943936), m.dev[0].F32(811776128, 2768896), m.dev[0].I32(795162752, 2768896))
+	// (in one pass: norm2.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}}.Forward(m.dev[0].F32(795162752, 11943936), m.dev[0].F32(890714240, 2768896), m.dev[0].I32(901789824, 2768896))
 
 	// conv3: conv 3×3/1 + relu, 128×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 128, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(811776128, 2768896), m.dev[0].F32(77755648, 221184), m.dev[0].F32(78640384, 192), m.dev[0].F32(795162752, 4153344), m.dev[0].F32(943847552, 1243275))
+	cpu.Conv{N: 128, C: 128, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(890714240, 2768896), m.dev[0].F32(77755648, 221184), m.dev[0].F32(78640384, 192), m.dev[0].F32(795162752, 4153344), m.dev[0].F32(979679360, 1243275))
 
 	// conv4: conv 3×3/1 + relu, 192×13×13 → 192×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(795162752, 4153344), m.dev[0].F32(78641152, 331776), m.dev[0].F32(79968256, 192), m.dev[0].F32(817313920, 4153344), m.dev[0].F32(943847552, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(795162752, 4153344), m.dev[0].F32(78641152, 331776), m.dev[0].F32(79968256, 192), m.dev[0].F32(817313920, 4153344), m.dev[0].F32(979679360, 1243275))
 
 	// conv5: conv 3×3/1 + relu, 192×13×13 → 256×13×13
-	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(817313920, 4153344), m.dev[0].F32(79969024, 442368), m.dev[0].F32(81738496, 256), m.dev[0].F32(795162752, 5537792), m.dev[0].F32(943847552, 1243275))
+	cpu.Conv{N: 128, C: 192, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(817313920, 4153344), m.dev[0].F32(79969024, 442368), m.dev[0].F32(81738496, 256), m.dev[0].F32(795162752, 5537792), m.dev[0].F32(979679360, 1243275))
 
 	// pool5: max pool 3/2, 256×13×13 → 256×6×6
 	cpu.MaxPool{N: 128, C: 256, H: 13, W: 13, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 6, OW: 6}.Forward(m.dev[0].F32(795162752, 5537792), m.dev[0].F32(817313920, 1179648), m.dev[0].I32(822032512, 1179648))
@@ -344,19 +342,17 @@ func (m *Model) train(lr float32) (loss float64) {
 	cpu.Conv{N: 128, C: 3, H: 224, W: 224, F: 48, KH: 11, KW: 11, Stride: 4, PadT: 0, PadL: 0, PadB: 3, PadR: 3, Groups: 1, OH: 55, OW: 55, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 19267584), m.dev[0].F32(77070848, 17424), m.dev[0].F32(77140544, 48), m.dev[0].F32(795162752, 18585600), m.dev[0].F32(1070815360, 1243275))
 
 	// norm1: LRN n=5 over its own 48 channels, 55×55
-	cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(795162752, 18585600), m.dev[0].F32(869505152, 18585600))
-
 	// pool1: max pool 3/2, 48×55×55 → 48×27×27
-	cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}.Forward(m.dev[0].F32(869505152, 18585600), m.dev[0].F32(1012832384, 4478976), m.dev[0].I32(1030748288, 4478976))
+	// (in one pass: norm1.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 48, H: 55, W: 55, C0: 0, C1: 48, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 48, H: 55, W: 55, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 27, OW: 27}}.Forward(m.dev[0].F32(795162752, 18585600), m.dev[0].F32(1012832384, 4478976), m.dev[0].I32(1030748288, 4478976))
 
 	// conv2: conv 5×5/1 + relu, 48×27×27 → 128×27×27
 	cpu.Conv{N: 128, C: 48, H: 27, W: 27, F: 128, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 27, OW: 27, Act: cpu.ReLU}.Forward(m.dev[0].F32(1012832384, 4478976), m.dev[0].F32(77140736, 153600), m.dev[0].F32(77755136, 128), m.dev[0].F32(869505152, 11943936), m.dev[0].F32(1070815360, 1243275))
 
 	// norm2: LRN n=5 over its own 128 channels, 27×27
-	cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(869505152, 11943936), m.dev[0].F32(917280896, 11943936))
-
 	// pool2: max pool 3/2, 128×27×27 → 128×13×13
-	cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}.Forward(m.dev[0].F32(917280896, 11943936), m.dev[0].F32(1048664192, 2768896), m.dev[0].I32(1059739776, 2768896))
+	// (in one pass: norm2.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 128, H: 27, W: 27, C0: 0, C1: 128, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 128, H: 27, W: 27, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 13, OW: 13}}.Forward(m.dev[0].F32(869505152, 11943936), m.dev[0].F32(1048664192, 2768896), m.dev[0].I32(1059739776, 2768896))
 
 	// conv3: conv 3×3/1 + relu, 128×13×13 → 192×13×13
 	cpu.Conv{N: 128, C: 128, H: 13, W: 13, F: 192, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 13, OW: 13, Act: cpu.ReLU}.Forward(m.dev[0].F32(1048664192, 2768896), m.dev[0].F32(77755648, 221184), m.dev[0].F32(78640384, 192), m.dev[0].F32(961583232, 4153344), m.dev[0].F32(1070815360, 1243275))

@@ -303,52 +303,50 @@ func (m *Model) infer() {
 	cpu.ChannelCopy{N: 128, HW: 784, SrcC: 1, C0: 0, C1: 1, DstC: 1, D: 0}.Copy(m.dev[0].F32(0, 100352), m.dev[1].F32(8852672, 100352))
 
 	// conv1 on GPU 0: conv 5×5/1 + relu, 1×28×28 → 16×28×28
-	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 100352), m.dev[0].F32(401920, 400), m.dev[0].F32(403520, 16), m.dev[0].F32(2898880, 1605632), m.dev[0].F32(15743936, 84672))
+	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[0].F32(0, 100352), m.dev[0].F32(401920, 400), m.dev[0].F32(403520, 16), m.dev[0].F32(2898880, 1605632), m.dev[0].F32(18955200, 84672))
 	// conv1 on GPU 1: conv 5×5/1 + relu, 1×28×28 → 16×28×28
-	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[1].F32(8852672, 100352), m.dev[1].F32(0, 400), m.dev[1].F32(1600, 16), m.dev[1].F32(2430144, 1605632), m.dev[1].F32(15275200, 84672))
+	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[1].F32(8852672, 100352), m.dev[1].F32(0, 400), m.dev[1].F32(1600, 16), m.dev[1].F32(2430144, 1605632), m.dev[1].F32(18486464, 84672))
 
 	// norm1 on GPU 0: LRN n=5 over its own 16 channels, 28×28
-	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(2898880, 1605632), m.dev[0].F32(9321408, 1605632))
-	// norm1 on GPU 1: LRN n=5 over its own 16 channels, 28×28
-	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(2430144, 1605632), m.dev[1].F32(8852672, 1605632))
-
 	// pool1 on GPU 0: max pool 3/2, 16×28×28 → 16×14×14
-	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[0].F32(9321408, 1605632), m.dev[0].F32(6110144, 401408), m.dev[0].I32(2898880, 401408))
+	// (in one pass: norm1.gpu0.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}}.Forward(m.dev[0].F32(2898880, 1605632), m.dev[0].F32(15743936, 401408), m.dev[0].I32(17349568, 401408))
+	// norm1 on GPU 1: LRN n=5 over its own 16 channels, 28×28
 	// pool1 on GPU 1: max pool 3/2, 16×28×28 → 16×14×14
-	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[1].F32(8852672, 1605632), m.dev[1].F32(5641408, 401408), m.dev[1].I32(2430144, 401408))
+	// (in one pass: norm1.gpu1.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}}.Forward(m.dev[1].F32(2430144, 1605632), m.dev[1].F32(15275200, 401408), m.dev[1].I32(16880832, 401408))
 
 	// conv2 on GPU 0: conv 5×5/1 + relu, 16×14×14 → 32×14×14
-	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[0].F32(6110144, 401408), m.dev[0].F32(403584, 12800), m.dev[0].F32(454784, 32), m.dev[0].F32(2898880, 802816), m.dev[0].F32(15743936, 84672))
+	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[0].F32(15743936, 401408), m.dev[0].F32(403584, 12800), m.dev[0].F32(454784, 32), m.dev[0].F32(2898880, 802816), m.dev[0].F32(18955200, 84672))
 	// conv2 on GPU 1: conv 5×5/1 + relu, 16×14×14 → 32×14×14
-	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[1].F32(5641408, 401408), m.dev[1].F32(1664, 12800), m.dev[1].F32(52864, 32), m.dev[1].F32(2430144, 802816), m.dev[1].F32(15275200, 84672))
+	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[1].F32(15275200, 401408), m.dev[1].F32(1664, 12800), m.dev[1].F32(52864, 32), m.dev[1].F32(2430144, 802816), m.dev[1].F32(18486464, 84672))
 
 	// norm2 on GPU 0: LRN n=5 over its own 32 channels, 14×14
-	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(2898880, 802816), m.dev[0].F32(6110144, 802816))
-	// norm2 on GPU 1: LRN n=5 over its own 32 channels, 14×14
-	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(2430144, 802816), m.dev[1].F32(5641408, 802816))
-
 	// pool2 on GPU 0: max pool 3/2, 32×14×14 → 32×7×7
-	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Forward(m.dev[0].F32(6110144, 802816), m.dev[0].F32(9321408, 200704), m.dev[0].I32(2898880, 200704))
+	// (in one pass: norm2.gpu0.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}}.Forward(m.dev[0].F32(2898880, 802816), m.dev[0].F32(9321408, 200704), m.dev[0].I32(10124224, 200704))
+	// norm2 on GPU 1: LRN n=5 over its own 32 channels, 14×14
 	// pool2 on GPU 1: max pool 3/2, 32×14×14 → 32×7×7
-	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Forward(m.dev[1].F32(5641408, 802816), m.dev[1].F32(4035776, 200704), m.dev[1].I32(2430144, 200704))
+	// (in one pass: norm2.gpu1.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}}.Forward(m.dev[1].F32(2430144, 802816), m.dev[1].F32(8852672, 200704), m.dev[1].I32(9655488, 200704))
 
 	// conv3 on GPU 0 reads channels 0-32 of pool2
 	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(9321408, 200704), m.dev[0].F32(2898880, 401408))
 	// transfer: pool2 (GPU 1) → conv3 on GPU 0, channels 32-64, 802816 bytes
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(4035776, 200704), m.dev[0].F32(2898880, 401408))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(8852672, 200704), m.dev[0].F32(2898880, 401408))
 	// conv3 on GPU 0: conv 3×3/1 + relu, 64×7×7 → 48×7×7
-	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(2898880, 401408), m.dev[0].F32(454912, 27648), m.dev[0].F32(565504, 48), m.dev[0].F32(4504512, 301056), m.dev[0].F32(15743936, 84672))
+	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(2898880, 401408), m.dev[0].F32(454912, 27648), m.dev[0].F32(565504, 48), m.dev[0].F32(4504512, 301056), m.dev[0].F32(18955200, 84672))
 	// transfer: pool2 (GPU 0) → conv3 on GPU 1, channels 0-32, 802816 bytes
 	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(9321408, 200704), m.dev[1].F32(2430144, 401408))
 	// conv3 on GPU 1 reads channels 32-64 of pool2
-	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(4035776, 200704), m.dev[1].F32(2430144, 401408))
+	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 32}.Copy(m.dev[1].F32(8852672, 200704), m.dev[1].F32(2430144, 401408))
 	// conv3 on GPU 1: conv 3×3/1 + relu, 64×7×7 → 48×7×7
-	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(2430144, 401408), m.dev[1].F32(52992, 27648), m.dev[1].F32(163584, 48), m.dev[1].F32(4035776, 301056), m.dev[1].F32(15275200, 84672))
+	cpu.Conv{N: 128, C: 64, H: 7, W: 7, F: 48, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(2430144, 401408), m.dev[1].F32(52992, 27648), m.dev[1].F32(163584, 48), m.dev[1].F32(4035776, 301056), m.dev[1].F32(18486464, 84672))
 
 	// conv4 on GPU 0: conv 3×3/1 + relu, 48×7×7 → 32×7×7
-	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(4504512, 301056), m.dev[0].F32(565696, 13824), m.dev[0].F32(620992, 32), m.dev[0].F32(2898880, 200704), m.dev[0].F32(15743936, 84672))
+	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[0].F32(4504512, 301056), m.dev[0].F32(565696, 13824), m.dev[0].F32(620992, 32), m.dev[0].F32(2898880, 200704), m.dev[0].F32(18955200, 84672))
 	// conv4 on GPU 1: conv 3×3/1 + relu, 48×7×7 → 32×7×7
-	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(4035776, 301056), m.dev[1].F32(163776, 13824), m.dev[1].F32(219072, 32), m.dev[1].F32(2430144, 200704), m.dev[1].F32(15275200, 84672))
+	cpu.Conv{N: 128, C: 48, H: 7, W: 7, F: 32, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 1, OH: 7, OW: 7, Act: cpu.ReLU}.Forward(m.dev[1].F32(4035776, 301056), m.dev[1].F32(163776, 13824), m.dev[1].F32(219072, 32), m.dev[1].F32(2430144, 200704), m.dev[1].F32(18486464, 84672))
 
 	// pool4 on GPU 0: max pool 3/2, 32×7×7 → 32×3×3
 	cpu.MaxPool{N: 128, C: 32, H: 7, W: 7, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 0, PadR: 0, OH: 3, OW: 3}.Forward(m.dev[0].F32(2898880, 200704), m.dev[0].F32(3701696, 36864), m.dev[0].I32(3849152, 36864))
@@ -398,14 +396,13 @@ func (m *Model) train(lr float32) (loss float64) {
 	cpu.Conv{N: 128, C: 1, H: 28, W: 28, F: 16, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 28, OW: 28, Act: cpu.ReLU}.Forward(m.dev[1].F32(23303360, 100352), m.dev[1].F32(0, 400), m.dev[1].F32(1600, 16), m.dev[1].F32(2430144, 1605632), m.dev[1].F32(23704768, 84672))
 
 	// norm1 on GPU 0: LRN n=5 over its own 16 channels, 28×28
-	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(2898880, 1605632), m.dev[0].F32(9321408, 1605632))
-	// norm1 on GPU 1: LRN n=5 over its own 16 channels, 28×28
-	cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(2430144, 1605632), m.dev[1].F32(8852672, 1605632))
-
 	// pool1 on GPU 0: max pool 3/2, 16×28×28 → 16×14×14
-	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[0].F32(9321408, 1605632), m.dev[0].F32(18955200, 401408), m.dev[0].I32(20560832, 401408))
+	// (in one pass: norm1.gpu0.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}}.Forward(m.dev[0].F32(2898880, 1605632), m.dev[0].F32(18955200, 401408), m.dev[0].I32(20560832, 401408))
+	// norm1 on GPU 1: LRN n=5 over its own 16 channels, 28×28
 	// pool1 on GPU 1: max pool 3/2, 16×28×28 → 16×14×14
-	cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}.Forward(m.dev[1].F32(8852672, 1605632), m.dev[1].F32(18486464, 401408), m.dev[1].I32(20092096, 401408))
+	// (in one pass: norm1.gpu1.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 16, H: 28, W: 28, C0: 0, C1: 16, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 16, H: 28, W: 28, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 14, OW: 14}}.Forward(m.dev[1].F32(2430144, 1605632), m.dev[1].F32(18486464, 401408), m.dev[1].I32(20092096, 401408))
 
 	// conv2 on GPU 0: conv 5×5/1 + relu, 16×14×14 → 32×14×14
 	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[0].F32(18955200, 401408), m.dev[0].F32(403584, 12800), m.dev[0].F32(454784, 32), m.dev[0].F32(9321408, 802816), m.dev[0].F32(23772096, 84672))
@@ -413,14 +410,13 @@ func (m *Model) train(lr float32) (loss float64) {
 	cpu.Conv{N: 128, C: 16, H: 14, W: 14, F: 32, KH: 5, KW: 5, Stride: 1, PadT: 2, PadL: 2, PadB: 2, PadR: 2, Groups: 1, OH: 14, OW: 14, Act: cpu.ReLU}.Forward(m.dev[1].F32(18486464, 401408), m.dev[1].F32(1664, 12800), m.dev[1].F32(52864, 32), m.dev[1].F32(8852672, 802816), m.dev[1].F32(23704768, 84672))
 
 	// norm2 on GPU 0: LRN n=5 over its own 32 channels, 14×14
-	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[0].F32(9321408, 802816), m.dev[0].F32(12532672, 802816))
-	// norm2 on GPU 1: LRN n=5 over its own 32 channels, 14×14
-	cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}.Forward(m.dev[1].F32(8852672, 802816), m.dev[1].F32(12063936, 802816))
-
 	// pool2 on GPU 0: max pool 3/2, 32×14×14 → 32×7×7
-	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Forward(m.dev[0].F32(12532672, 802816), m.dev[0].F32(16948160, 200704), m.dev[0].I32(18152384, 200704))
+	// (in one pass: norm2.gpu0.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}}.Forward(m.dev[0].F32(9321408, 802816), m.dev[0].F32(16948160, 200704), m.dev[0].I32(18152384, 200704))
+	// norm2 on GPU 1: LRN n=5 over its own 32 channels, 14×14
 	// pool2 on GPU 1: max pool 3/2, 32×14×14 → 32×7×7
-	cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}.Forward(m.dev[1].F32(12063936, 802816), m.dev[1].F32(15275200, 200704), m.dev[1].I32(17683648, 200704))
+	// (in one pass: norm2.gpu1.out is not written)
+	cpu.LRNMaxPool{LRN: cpu.LRN{N: 128, C: 32, H: 14, W: 14, C0: 0, C1: 32, Size: 5, K: 2, Alpha: 0.0001, Beta: 0.75, Convention: cpu.AlphaSum}, Pool: cpu.MaxPool{N: 128, C: 32, H: 14, W: 14, Size: 3, Stride: 2, PadT: 0, PadL: 0, PadB: 1, PadR: 1, OH: 7, OW: 7}}.Forward(m.dev[1].F32(8852672, 802816), m.dev[1].F32(15275200, 200704), m.dev[1].I32(17683648, 200704))
 
 	// conv3 on GPU 0 reads channels 0-32 of pool2
 	cpu.ChannelCopy{N: 128, HW: 49, SrcC: 32, C0: 0, C1: 32, DstC: 64, D: 0}.Copy(m.dev[0].F32(16948160, 200704), m.dev[0].F32(12532672, 401408))

@@ -158,39 +158,44 @@ func (p LRN) parts() int {
 // for the normaliser.
 func (p LRN) forwardImages(n0, n1 int, x, y, plane []float32) {
 	hw := p.H * p.W
-	alpha := p.alpha()
-	vec := p.kernels()
 	for n := n0; n < n1; n++ {
 		xn := x[n*p.C*hw : (n+1)*p.C*hw]
-		yn := y[n*p.C*hw : (n+1)*p.C*hw]
 		for c := p.C0; c < p.C1; c++ {
-			s := plane[:hw]
-			lo, hi := p.window(c)
-			if vec != nil {
-				vec.forward(hw, xn[lo*hw:hi*hw], hw, hi-lo, c-lo, yn[c*hw:(c+1)*hw], p.K, alpha)
-				continue
-			}
-			sumSquares(s, xn, hw, lo, hi)
-			a, b := xn[c*hw:(c+1)*hw], yn[c*hw:(c+1)*hw]
-			a, b = a[:len(s)], b[:len(s)]
-			if p.Beta == 0.75 {
-				// s^−0.75 = 1/(√s·√√s): two float32 square roots and a
-				// division, accurate to a few float32 roundings and much
-				// cheaper than a general power in float64.
-				for i, v := range s {
-					v = p.K + alpha*v
-					s[i] = v
-					r := sqrt32(v)
-					b[i] = a[i] / (r * sqrt32(r))
-				}
-				continue
-			}
-			for i, v := range s {
-				v = p.K + alpha*v
-				s[i] = v
-				b[i] = a[i] * float32(math.Pow(float64(v), -float64(p.Beta)))
-			}
+			p.forwardChannel(xn, c, y[(n*p.C+c)*hw:(n*p.C+c+1)*hw], plane)
 		}
+	}
+}
+
+// forwardChannel normalises channel c of one image, xn, into yc (one
+// plane), with one plane of scratch for the normaliser.
+func (p LRN) forwardChannel(xn []float32, c int, yc, plane []float32) {
+	hw := p.H * p.W
+	alpha := p.alpha()
+	lo, hi := p.window(c)
+	if vec := p.kernels(); vec != nil {
+		vec.forward(hw, xn[lo*hw:hi*hw], hw, hi-lo, c-lo, yc[:hw], p.K, alpha)
+		return
+	}
+	s := plane[:hw]
+	sumSquares(s, xn, hw, lo, hi)
+	a, b := xn[c*hw:(c+1)*hw], yc[:hw]
+	a, b = a[:len(s)], b[:len(s)]
+	if p.Beta == 0.75 {
+		// s^−0.75 = 1/(√s·√√s): two float32 square roots and a
+		// division, accurate to a few float32 roundings and much
+		// cheaper than a general power in float64.
+		for i, v := range s {
+			v = p.K + alpha*v
+			s[i] = v
+			r := sqrt32(v)
+			b[i] = a[i] / (r * sqrt32(r))
+		}
+		return
+	}
+	for i, v := range s {
+		v = p.K + alpha*v
+		s[i] = v
+		b[i] = a[i] * float32(math.Pow(float64(v), -float64(p.Beta)))
 	}
 }
 

@@ -20,11 +20,14 @@ type Engine struct {
 	LR     float32    // the learning rate of the next training step
 	Loss   float64    // the loss of the last training step
 	fresh  bool       // no program has run: the arenas are still all zero
+	// fused[prog]: the LRN and pooling steps of the program that run as
+	// one cpu.LRNMaxPool (plan.FusedLRNPool), worked out on its first run.
+	fused map[plan.Program][]int
 }
 
 // New allocates the arenas of a plan. Every buffer starts at zero.
 func New(p *plan.Plan, seed uint64) *Engine {
-	e := &Engine{Plan: p, fresh: true}
+	e := &Engine{Plan: p, fresh: true, fused: map[plan.Program][]int{}}
 	for d, dm := range p.Memory.Devices {
 		e.Arenas = append(e.Arenas, cpu.NewArena(dm.Arena))
 		e.RNGs = append(e.RNGs, cpu.NewRNG(seed, uint64(d)+1))
@@ -64,11 +67,58 @@ func (e *Engine) offset(prog plan.Program, b *lower.Buffer) int64 {
 // Run runs a program once. The images, labels, probabilities and loss keep
 // their place in both programs; everything else behind the weights is the
 // program's scratch and does not survive a run of the other program.
-func (e *Engine) Run(prog plan.Program) {
+//
+// An LRN and the max pooling after it run as one pass where nothing else
+// reads the LRN's output (plan.FusedLRNPool): that output is then not
+// written. RunChecked runs every step on its own.
+func (e *Engine) Run(prog plan.Program) { e.RunTimed(prog, nil) }
+
+// RunTimed is Run, calling lap (when not nil) after each step. A fused
+// LRN and pooling run where the LRN step is; lap sees the LRN step there,
+// before the pair runs, and the pooling step right after it: the pair's
+// time is the pooling's. At the pooling's own place nothing runs, and lap
+// is not called.
+func (e *Engine) RunTimed(prog plan.Program, lap func(*lower.Step)) {
 	e.fresh = false
-	for _, s := range prog.Steps(e.Plan.Graph) {
-		e.step(prog, s)
+	steps := prog.Steps(e.Plan.Graph)
+	pair := e.Fused(prog)
+	for i, s := range steps {
+		switch j := pair[i]; {
+		case j > i:
+			if lap != nil {
+				lap(s)
+			}
+			e.lrnPool(prog, s, steps[j])
+			s = steps[j]
+		case j >= 0:
+			continue // the pooling of a pair, already done
+		default:
+			e.step(prog, s)
+		}
+		if lap != nil {
+			lap(s)
+		}
 	}
+}
+
+// Fused returns plan.FusedLRNPool of a program: the LRN and
+// pooling steps Run runs as one.
+func (e *Engine) Fused(prog plan.Program) []int {
+	f, ok := e.fused[prog]
+	if !ok {
+		f = e.Plan.FusedLRNPool(prog)
+		e.fused[prog] = f
+	}
+	return f
+}
+
+// lrnPool runs an LRN step and the max pooling step after it as one pass.
+func (e *Engine) lrnPool(prog plan.Program, lrn, pool *lower.Step) {
+	x, y, arg := lrn.Arg("x"), pool.Arg("y"), pool.Arg("argmax")
+	f := cpu.LRNMaxPool{LRN: lrn.Params.(cpu.LRN), Pool: pool.Params.(cpu.MaxPool)}
+	f.Forward(e.Arenas[x.Device].F32(e.Plan.Offset(prog, x), x.Elems()),
+		e.Arenas[y.Device].F32(e.Plan.Offset(prog, y), y.Elems()),
+		e.Arenas[arg.Device].I32(e.Plan.Offset(prog, arg), arg.Elems()))
 }
 
 func (e *Engine) step(prog plan.Program, s *lower.Step) {
@@ -141,7 +191,8 @@ func (e *Engine) Uses(prog plan.Program, name string) bool {
 }
 
 // RunChecked runs a program step by step, calling after each step until it
-// returns false: to find where values first go wrong.
+// returns false: to find where values first go wrong. Every step runs on
+// its own, fused ones too, so that after sees each step's outputs.
 func (e *Engine) RunChecked(prog plan.Program, after func(*lower.Step) bool) {
 	e.fresh = false
 	for _, s := range prog.Steps(e.Plan.Graph) {

@@ -169,3 +169,53 @@ func TestNoAllocationsPerStep(t *testing.T) {
 	}
 	cpu.SetThreads(0)
 }
+
+// TestFusedLRNPoolMatchesSteps runs networks with an LRN before a max
+// pooling, as two devices and as one, through Run (which fuses the pair)
+// and through RunChecked (every step on its own), and requires the same
+// probabilities, loss and gradients, bit for bit; and that Run did fuse.
+func TestFusedLRNPoolMatchesSteps(t *testing.T) {
+	for _, tc := range []struct {
+		file   string
+		single bool
+	}{
+		{"../../testdata/alexnet-small.toml", false},
+		{"../../testdata/alexnet-small.toml", true},
+		{"../../examples/fashion.toml", false},
+	} {
+		n := network(t, tc.file, "no-dropout")
+		fusedRun, stepRun := build(t, n, 3, tc.single), build(t, n, 3, tc.single)
+		for _, prog := range plan.Programs {
+			count := 0
+			for i, j := range fusedRun.Fused(prog) {
+				if j > i {
+					count++
+				}
+			}
+			if count == 0 {
+				t.Fatalf("%s: the %s program fuses no LRN and pooling", tc.file, prog)
+			}
+		}
+		all := func(*lower.Step) bool { return true }
+		for _, prog := range plan.Programs {
+			fill(fusedRun, 1)
+			fill(stepRun, 1)
+			fusedRun.Run(prog)
+			stepRun.RunChecked(prog, all)
+			if d := maxDiff(t, "prob", fusedRun.F32(prog, "loss.out"), stepRun.F32(prog, "loss.out")); d != 0 {
+				t.Errorf("%s %s: probabilities differ by %g", tc.file, prog, d)
+			}
+			if prog != plan.Train {
+				continue
+			}
+			if fusedRun.Loss != stepRun.Loss {
+				t.Errorf("%s: loss %v fused, %v step by step", tc.file, fusedRun.Loss, stepRun.Loss)
+			}
+			for _, b := range fusedRun.Plan.Graph.Params() {
+				if d := maxDiff(t, b.Name, fusedRun.F32(prog, b.Name+".grad"), stepRun.F32(prog, b.Name+".grad")); d != 0 {
+					t.Errorf("%s: gradient of %s differs by %g", tc.file, b.Name, d)
+				}
+			}
+		}
+	}
+}
