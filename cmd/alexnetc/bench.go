@@ -260,11 +260,11 @@ func printBench(w io.Writer, r *benchResult) {
 		if l.GFLOP > 0 {
 			gf, rate = fmt.Sprintf("%.2f", l.GFLOP), fmt.Sprintf("%.0f", l.GFLOPs)
 		}
-		ms := fmt.Sprintf("%.1f", l.Seconds*1e3)
+		name := l.Layer
 		if l.FusedInto != "" {
-			ms = "in " + l.FusedInto + " " + ms
+			name += " (forward in " + l.FusedInto + ")"
 		}
-		t.row(l.Layer, ms, fmt.Sprintf("%.1f%%", l.Share*100), gf, rate)
+		t.row(name, fmt.Sprintf("%.1f", l.Seconds*1e3), fmt.Sprintf("%.1f%%", l.Share*100), gf, rate)
 	}
 	t.print(w)
 	fmt.Fprintln(w)

@@ -48,6 +48,10 @@ func TestBench(t *testing.T) {
 	for _, l := range r.Layers {
 		sum += l.GFLOP
 		names[l.Layer] = true
+		// The LRN layers' forward passes run inside the pooling after them.
+		if want := map[string]string{"norm1": "pool1", "norm2": "pool2"}[l.Layer]; l.FusedInto != want {
+			t.Errorf("layer %s: fused into %q, want %q", l.Layer, l.FusedInto, want)
+		}
 	}
 	if d := sum - r.GFLOPPerStep; d > 1e-9 || d < -1e-9 {
 		t.Errorf("layers sum to %g GFLOP, the step %g", sum, r.GFLOPPerStep)
@@ -62,7 +66,7 @@ func TestBench(t *testing.T) {
 	if code := run([]string{"bench", "../../examples/fashion.toml", "--batch", "4", "--steps", "1", "--warmup", "0", "--devices", "spec"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	for _, want := range []string{"fashion, infer, batch 4, 2 device(s)", "images/s:", "peak RSS:", "allocations per step:"} {
+	for _, want := range []string{"fashion, infer, batch 4, 2 device(s)", "norm1 (forward in pool1)", "images/s:", "peak RSS:", "allocations per step:"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}
