@@ -25,23 +25,13 @@ var alexConvs = []struct {
 	{"conv5", Conv{N: 8, C: 384, H: 13, W: 13, F: 256, KH: 3, KW: 3, Stride: 1, PadT: 1, PadL: 1, PadB: 1, PadR: 1, Groups: 2, OH: 13, OW: 13, Act: ReLU}},
 }
 
-func BenchmarkConvForward(b *testing.B) {
-	for _, c := range alexConvs {
-		b.Run(c.name, func(b *testing.B) {
-			p := c.p
-			rng := NewRNG(1, 1)
-			x, w, bias := randn(rng, p.InSize(), 1), randn(rng, p.WeightSize(), 0.01), randn(rng, p.BiasSize(), 1)
-			y := make([]float32, p.OutSize())
-			scratch := make([]float32, p.ForwardScratch())
-			for b.Loop() {
-				p.Forward(x, w, bias, y, scratch)
-			}
-			b.ReportMetric(convFlops(p)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
-	}
-}
+// BenchmarkConvForward and BenchmarkConvBackward time each of alexConvs,
+// in GFLOP/s of its multiply-adds (twice the forward's for backward, which
+// computes dx too).
+func BenchmarkConvForward(b *testing.B)  { benchmarkConvs(b, false) }
+func BenchmarkConvBackward(b *testing.B) { benchmarkConvs(b, true) }
 
-func BenchmarkConvBackward(b *testing.B) {
+func benchmarkConvs(b *testing.B, backward bool) {
 	for _, c := range alexConvs {
 		b.Run(c.name, func(b *testing.B) {
 			p := c.p
@@ -51,10 +41,18 @@ func BenchmarkConvBackward(b *testing.B) {
 			dx, dw, db := make([]float32, p.InSize()), make([]float32, p.WeightSize()), make([]float32, p.BiasSize())
 			scratch := make([]float32, max(p.ForwardScratch(), p.BackwardScratch()))
 			p.Forward(x, w, bias, y, scratch)
+			flops := convFlops(p)
 			for b.Loop() {
-				p.Backward(x, w, y, dy, dx, dw, db, scratch)
+				if backward {
+					p.Backward(x, w, y, dy, dx, dw, db, scratch)
+				} else {
+					p.Forward(x, w, bias, y, scratch)
+				}
 			}
-			b.ReportMetric(2*convFlops(p)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			if backward {
+				flops *= 2
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
 }

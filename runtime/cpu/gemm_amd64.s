@@ -2540,7 +2540,7 @@ gemmPackGather32_loop:
 	LEAQ       (SI)(AX*4), R9
 	MOVL       (R8), AX
 	KMOVW      AX, K1
-	SHRL       $0x10, AX
+	SHRQ       $0x10, AX
 	KMOVW      AX, K2
 	VPXORD     Z0, Z0, Z0
 	VPGATHERDD (R9)(Z30*4), K1, Z0
@@ -2584,7 +2584,7 @@ gemmPackRuns32_one:
 	MOVL      (R8), AX
 	ANDL      R12, AX
 	KMOVW     AX, K1
-	SHRL      $0x10, AX
+	SHRQ      $0x10, AX
 	KMOVW     AX, K2
 	VMOVUPS.Z (R9), K1, Z0
 	VMOVUPS.Z 64(R9), K2, Z1
@@ -2612,7 +2612,7 @@ gemmPackRuns32_run:
 	MOVL    4(R11), AX
 	ANDL    R10, AX
 	KMOVW   AX, K1
-	SHRL    $0x10, AX
+	SHRQ    $0x10, AX
 	KMOVW   AX, K2
 	VMOVUPS (R13), K1, Z0
 	VMOVUPS 64(R13), K2, Z1

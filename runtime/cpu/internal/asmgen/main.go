@@ -242,12 +242,7 @@ func avx512Kernel(mr, nv, bw int) {
 
 	// Split the column mask into one opmask per vector of a row.
 	Load(Param("mask"), rTmp)
-	for v := 0; v < nv; v++ {
-		KMOVW(reg.EAX, masks[v])
-		if v+1 < nv {
-			SHRQ(U8(16), rTmp)
-		}
-	}
+	splitLanes(nv)
 	alpha, beta, t := k.bv[0], k.bcast[0], k.bcast[1]
 	VBROADCASTSS(paramAddr("alpha"), alpha)
 	betaIsZero(name + "_beta0")
@@ -407,15 +402,35 @@ func packCopy(w int) {
 	RET()
 }
 
-// loadMasks splits the lane mask in RAX into K1…K(nv), one per vector, and
-// sets K(nv+1)…K(2nv) to the lanes of a w-wide row of dst.
-func loadMasks(nv, w int) {
+// splitLanes sets K1…K(nv) to the lane masks of nv vectors, 16 bits each
+// from the lowest bits of RAX (which it shifts).
+func splitLanes(nv int) {
 	for v := 0; v < nv; v++ {
 		KMOVW(reg.EAX, masks[v])
 		if v+1 < nv {
 			SHRQ(U8(16), rTmp)
 		}
 	}
+}
+
+// storeStep ends a step of a packing loop over rK steps: it stores the nv
+// vectors of the step to rDst, moves the step's offset, its mask and rDst
+// on to the next step, and loops to label while steps remain.
+func storeStep(nv, w int, rOff, rMask, rDst reg.Register, label string) {
+	for v := 0; v < nv; v++ {
+		VMOVUPS(zmm[v], Mem{Base: rDst, Disp: 64 * v})
+	}
+	ADDQ(U8(4), rOff)
+	ADDQ(U8(4), rMask)
+	ADDQ(U32(4*w), rDst)
+	DECQ(rK)
+	JNZ(LabelRef(label))
+}
+
+// loadMasks splits the lane mask in RAX into K1…K(nv), one per vector, and
+// sets K(nv+1)…K(2nv) to the lanes of a w-wide row of dst.
+func loadMasks(nv, w int) {
+	splitLanes(nv)
 	for v := 0; v < nv; v++ {
 		lanes := min(16, w-16*v)
 		MOVL(U32(1<<lanes-1), reg.EAX)
@@ -743,24 +758,12 @@ func packGather(w int) {
 	MOVLQSX(Mem{Base: rOff}, rTmp)
 	LEAQ(Mem{Base: rSrc, Index: rTmp, Scale: 4}, rBase)
 	MOVL(Mem{Base: rMask}, reg.EAX)
-	for v := 0; v < nv; v++ {
-		KMOVW(reg.EAX, masks[v])
-		if v+1 < nv {
-			SHRL(U8(16), reg.EAX)
-		}
-	}
+	splitLanes(nv)
 	for v := 0; v < nv; v++ {
 		VPXORD(zmm[v], zmm[v], zmm[v])
 		VPGATHERDD(Mem{Base: rBase, Index: idx[v], Scale: 4}, masks[v], zmm[v])
 	}
-	for v := 0; v < nv; v++ {
-		VMOVUPS(zmm[v], Mem{Base: rDst, Disp: 64 * v})
-	}
-	ADDQ(U8(4), rOff)
-	ADDQ(U8(4), rMask)
-	ADDQ(U32(4*w), rDst)
-	DECQ(rK)
-	JNZ(LabelRef(name + "_loop"))
+	storeStep(nv, w, rOff, rMask, rDst, name+"_loop")
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
@@ -818,23 +821,11 @@ func packRuns(w int) {
 	LEAQ(Mem{Base: rSrc, Index: rTmp, Scale: 4}, rBase)
 	MOVL(Mem{Base: rMask}, reg.EAX)
 	ANDL(rLeft.As32(), reg.EAX)
-	for v := 0; v < nv; v++ {
-		KMOVW(reg.EAX, masks[v])
-		if v+1 < nv {
-			SHRL(U8(16), reg.EAX)
-		}
-	}
+	splitLanes(nv)
 	for v := 0; v < nv; v++ {
 		VMOVUPS_Z(Mem{Base: rBase, Disp: 64 * v}, masks[v], zmm[v])
 	}
-	for v := 0; v < nv; v++ {
-		VMOVUPS(zmm[v], Mem{Base: rDst, Disp: 64 * v})
-	}
-	ADDQ(U8(4), rOff)
-	ADDQ(U8(4), rMask)
-	ADDQ(U32(4*w), rDst)
-	DECQ(rK)
-	JNZ(LabelRef(name + "_one"))
+	storeStep(nv, w, rOff, rMask, rDst, name+"_one")
 	JMP(LabelRef(name + "_done"))
 
 	Label(name + "_loop")
@@ -853,26 +844,14 @@ func packRuns(w int) {
 	LEAQ(Mem{Base: rBase, Index: rTmp, Scale: 4}, rAddr)
 	MOVL(Mem{Base: rRun, Disp: 4}, reg.EAX)
 	ANDL(rRow.As32(), reg.EAX)
-	for v := 0; v < nv; v++ {
-		KMOVW(reg.EAX, masks[v])
-		if v+1 < nv {
-			SHRL(U8(16), reg.EAX)
-		}
-	}
+	splitLanes(nv)
 	for v := 0; v < nv; v++ {
 		VMOVUPS(Mem{Base: rAddr, Disp: 64 * v}, masks[v], zmm[v])
 	}
 	ADDQ(U8(8), rRun)
 	DECQ(rLeft)
 	JNZ(LabelRef(name + "_run"))
-	for v := 0; v < nv; v++ {
-		VMOVUPS(zmm[v], Mem{Base: rDst, Disp: 64 * v})
-	}
-	ADDQ(U8(4), rOff)
-	ADDQ(U8(4), rMask)
-	ADDQ(U32(4*w), rDst)
-	DECQ(rK)
-	JNZ(LabelRef(name + "_loop"))
+	storeStep(nv, w, rOff, rMask, rDst, name+"_loop")
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
@@ -911,12 +890,7 @@ func biasAct(w int) {
 	Load(Param("bias"), rBias)
 	Load(Param("relu"), rReLU)
 	Load(Param("mask"), rTmp)
-	for v := 0; v < nv; v++ {
-		KMOVW(reg.EAX, masks[v])
-		if v+1 < nv {
-			SHRQ(U8(16), rTmp)
-		}
-	}
+	splitLanes(nv)
 	zero := zmm[31]
 	VPXORD(zero, zero, zero)
 	TESTQ(rRows, rRows)
