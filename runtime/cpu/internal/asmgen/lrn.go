@@ -39,9 +39,7 @@ func loopN(name string, rBlocks reg.Register, tail Mem, ptrs []reg.Register, bod
 	KMOVW(reg.EAX, reg.K2)
 	body(0)
 	body(1)
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	doneLabel(name)
 }
 
 // lrnForward emits lrnForward075: y_i = a_i / (r·√r), r = √(k + α·Σ_j x_j,i²)

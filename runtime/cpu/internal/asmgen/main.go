@@ -397,6 +397,20 @@ func packCopy(w int) {
 	ADDQ(U32(4*w), rDst)
 	DECQ(rK)
 	JNZ(LabelRef(name + "_loop"))
+	doneLabel(name)
+}
+
+// vectors returns how many zmm vectors hold w lanes, which must be 16 or 32.
+func vectors(name string, w int) int {
+	if w != 16 && w != 32 {
+		panic(name + ": 16 or 32 lanes")
+	}
+	return w / 16
+}
+
+// doneLabel emits the end of a routine: the label its loops leave by,
+// VZEROUPPER and RET.
+func doneLabel(name string) {
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
@@ -549,9 +563,7 @@ func packTranspose(w int) {
 	DECL(reg.EAX)
 	KMOVW(reg.EAX, reg.K1)
 	block(true, name+"_part")
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	doneLabel(name)
 }
 
 // transpose16 transposes the 16×16 matrix of float32 in Z0…Z15 (row i in
@@ -713,9 +725,7 @@ func packTransposeAVX2(w int) {
 	JZ(LabelRef(name + "_done"))
 	MOVQ(rK, rLeft)
 	block(true, name+"_part")
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	doneLabel(name)
 }
 
 // packGather emits gemmPackGather<w>, which packs k steps of a w-wide panel
@@ -728,10 +738,7 @@ func packTransposeAVX2(w int) {
 // padding. Masked-off lanes are not read.
 func packGather(w int) {
 	name := fmt.Sprintf("gemmPackGather%d", w)
-	nv := w / 16
-	if w%16 != 0 || nv > 2 {
-		panic(name + ": 16 or 32 lanes")
-	}
+	nv := vectors(name, w)
 	TEXT(name, NOSPLIT, "func(k int, src *float32, off *int32, mask *int32, idx *int32, dst *float32)")
 	Doc(name + fmt.Sprintf(" gathers k steps of %d lanes from src into dst with AVX-512.", w))
 	Pragma("noescape")
@@ -764,9 +771,7 @@ func packGather(w int) {
 		VPGATHERDD(Mem{Base: rBase, Index: idx[v], Scale: 4}, masks[v], zmm[v])
 	}
 	storeStep(nv, w, rOff, rMask, rDst, name+"_loop")
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	doneLabel(name)
 }
 
 // packRuns emits gemmPackRuns<w>, which packs the same panels as
@@ -779,10 +784,7 @@ func packGather(w int) {
 // gather by far on CPUs whose gathers fetch a lane or two per cycle.
 func packRuns(w int) {
 	name := fmt.Sprintf("gemmPackRuns%d", w)
-	nv := w / 16
-	if w%16 != 0 || nv > 2 {
-		panic(name + ": 16 or 32 lanes")
-	}
+	nv := vectors(name, w)
 	TEXT(name, NOSPLIT, "func(k int, src *float32, off *int32, mask *int32, runs *int32, nruns int, dst *float32)")
 	Doc(name + fmt.Sprintf(" copies k steps of %d lanes from runs in src into dst with AVX-512.", w))
 	Pragma("noescape")
@@ -852,9 +854,7 @@ func packRuns(w int) {
 	DECQ(rLeft)
 	JNZ(LabelRef(name + "_run"))
 	storeStep(nv, w, rOff, rMask, rDst, name+"_loop")
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	doneLabel(name)
 }
 
 // biasAct emits gemmBiasAct<w>, the epilogue of a convolution's panel: for
@@ -864,10 +864,7 @@ func packRuns(w int) {
 // returns its second operand on a NaN, and +0 added to −0 is +0).
 func biasAct(w int) {
 	name := fmt.Sprintf("gemmBiasAct%d", w)
-	nv := w / 16
-	if w%16 != 0 || nv > 2 {
-		panic(name + ": 16 or 32 lanes")
-	}
+	nv := vectors(name, w)
 	TEXT(name, NOSPLIT, "func(rows int, src *float32, lds int, dst *float32, ldd int, bias *float32, mask uint64, relu int)")
 	Doc(name + fmt.Sprintf(" adds a bias per row to rows of up to %d floats and applies ReLU if asked, with AVX-512.", w))
 	Pragma("noescape")
@@ -922,7 +919,5 @@ func biasAct(w int) {
 		JNZ(LabelRef(label))
 		JMP(LabelRef(name + "_done"))
 	}
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	doneLabel(name)
 }
