@@ -43,19 +43,17 @@ func (p Dropout) Train(rng *RNG, x, y []float32, mask []uint8) {
 	}
 	t := p.threshold()
 	x, y, mask = x[:p.Len], y[:p.Len], mask[:p.Len]
-	for i, v := range x {
-		if uint64(rng.Uint32()) < t {
-			mask[i] = 0
-			y[i] = 0
-		} else {
+	for i := range mask {
+		mask[i] = 0
+		if uint64(rng.Uint32()) >= t {
 			mask[i] = 1
-			y[i] = v
 		}
 	}
+	p.backward(mask, x, y) // y = x·mask
 }
 
-// Train stays serial: its draws must come from rng in unit order, so that a
-// run is reproducible from its seed. Test and Backward split the units among
+// Train's draws stay serial: they must come from rng in unit order, so that
+// a run is reproducible from its seed. Test and Backward split the units among
 // the worker pool's parts when there are enough of them (see tryParts).
 
 // dropoutJob is the parallel region of Test (mask nil) and Backward.
@@ -96,6 +94,10 @@ func (p Dropout) Test(x, y []float32) {
 func (p Dropout) test(x, y []float32) {
 	keep := 1 - p.Rate
 	y = y[:len(x)]
+	if vec := gemmActive.Load().scale; vec != nil {
+		n := vec(x, y, keep)
+		x, y = x[n:], y[n:]
+	}
 	for i, v := range x {
 		y[i] = v * keep
 	}
@@ -124,6 +126,10 @@ func (p Dropout) Backward(mask []uint8, dy, dx []float32) {
 // holds.
 func (p Dropout) backward(mask []uint8, dy, dx []float32) {
 	dy, dx = dy[:len(mask)], dx[:len(mask)]
+	if vec := gemmActive.Load().selectByMask; vec != nil {
+		n := vec(mask, dy, dx)
+		mask, dy, dx = mask[n:], dy[n:], dx[n:]
+	}
 	for i, m := range mask {
 		if m != 0 {
 			dx[i] = dy[i]

@@ -119,6 +119,11 @@ type gemmImpl struct {
 	// maxPool3s2, when set, is maxRow3x3Go for stride 2 on the first
 	// windows of the row; it returns how many it did (it stops before a NaN).
 	maxPool3s2 func(plane []float32, W, at int, out []float32, arg []int32) int
+	// scale and selectByMask, when set, do the first len/32·32 floats of
+	// y = x·s and of y = x where mask ≠ 0 else +0 (Dropout, the softmax's
+	// gradient), and return how many they did.
+	scale        func(x, y []float32, s float32) int
+	selectByMask func(mask []uint8, x, y []float32) int
 }
 
 // The paths, fastest first; gemmImpls holds those this CPU can run.

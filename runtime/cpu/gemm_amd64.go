@@ -22,7 +22,7 @@ var (
 		tile: tileAVX512, tileNarrow: tileAVX512Narrow, packA: packA512, packB: packB512,
 		packGather: packGather512, packRuns: packRuns512, biasAct: biasAct512,
 		lrn075:     &lrnKernels{forward: lrnForward512, backT: lrnBackwardT512, backDX: lrnBackwardDX512},
-		maxPool3s2: maxPool3s2AVX512}
+		maxPool3s2: maxPool3s2AVX512, scale: scale512, selectByMask: selectByMask512}
 	avx2Gemm = &gemmImpl{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096,
 		tile: tileAVX2, packA: packA256, packB: packB256}
 )
@@ -227,4 +227,24 @@ func maxPool3s2AVX512(plane []float32, W, at int, out []float32, arg []int32) in
 	lanes := func(k int) uint64 { return 1<<min(max(k, 0), 16) - 1 }
 	tail := lanes(2*m+1) | lanes(2*m+1-16)<<16 | lanes(2*m-1)<<32 | lanes(2*m-17)<<48
 	return maxPool3s2(n, &plane[at], at, W, tail, &out[0], &arg[0])
+}
+
+func scale512(x, y []float32, s float32) int {
+	n := len(x) / 32 * 32
+	if n == 0 {
+		return 0
+	}
+	_ = y[n-1]
+	scaleFloats(n/32, &x[0], &y[0], s)
+	return n
+}
+
+func selectByMask512(mask []uint8, x, y []float32) int {
+	n := len(mask) / 32 * 32
+	if n == 0 {
+		return 0
+	}
+	_, _ = x[n-1], y[n-1]
+	selectFloats(n/32, &mask[0], &x[0], &y[0])
+	return n
 }

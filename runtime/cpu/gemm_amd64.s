@@ -3217,3 +3217,56 @@ maxPool3s2_end:
 	MOVQ R9, ret+56(FP)
 	VZEROUPPER
 	RET
+
+// func scaleFloats(blocks int, x *float32, y *float32, s float32)
+// Requires: AVX, AVX512F
+TEXT ·scaleFloats(SB), NOSPLIT, $0-28
+	MOVQ         blocks+0(FP), CX
+	MOVQ         x+8(FP), SI
+	MOVQ         y+16(FP), DI
+	VBROADCASTSS s+24(FP), Z2
+	TESTQ        CX, CX
+	JZ           scaleFloats_done
+
+scaleFloats_loop:
+	VMULPS  (SI), Z2, Z0
+	VMOVUPS Z0, (DI)
+	VMULPS  64(SI), Z2, Z1
+	VMOVUPS Z1, 64(DI)
+	ADDQ    $0x00000080, SI
+	ADDQ    $0x00000080, DI
+	DECQ    CX
+	JNZ     scaleFloats_loop
+
+scaleFloats_done:
+	VZEROUPPER
+	RET
+
+// func selectFloats(blocks int, mask *uint8, x *float32, y *float32)
+// Requires: AVX, AVX512F
+TEXT ·selectFloats(SB), NOSPLIT, $0-32
+	MOVQ  blocks+0(FP), CX
+	MOVQ  mask+8(FP), BX
+	MOVQ  x+16(FP), SI
+	MOVQ  y+24(FP), DI
+	TESTQ CX, CX
+	JZ    selectFloats_done
+
+selectFloats_loop:
+	VPMOVZXBD (BX), Z2
+	VPTESTMD  Z2, Z2, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS   Z0, (DI)
+	VPMOVZXBD 16(BX), Z3
+	VPTESTMD  Z3, Z3, K2
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVUPS   Z1, 64(DI)
+	ADDQ      $0x20, BX
+	ADDQ      $0x00000080, SI
+	ADDQ      $0x00000080, DI
+	DECQ      CX
+	JNZ       selectFloats_loop
+
+selectFloats_done:
+	VZEROUPPER
+	RET

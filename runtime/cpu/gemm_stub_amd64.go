@@ -83,3 +83,13 @@ func lrnBackwardDX075(blocks int, tail uint64, sum *float32, s *float32, a *floa
 //
 //go:noescape
 func maxPool3s2(n int, src *float32, at int, w int, tail uint64, out *float32, arg *int32) int
+
+// scaleFloats multiplies 32·blocks floats by s with AVX-512: see dropout.go.
+//
+//go:noescape
+func scaleFloats(blocks int, x *float32, y *float32, s float32)
+
+// selectFloats keeps the floats of 32·blocks units whose mask byte is set, with AVX-512: see dropout.go.
+//
+//go:noescape
+func selectFloats(blocks int, mask *uint8, x *float32, y *float32)

@@ -171,11 +171,16 @@ func (p SoftmaxLoss) Backward(prob []float32, labels []int32, dlogits []float32)
 // backwardRows is Backward on rows [lo, hi).
 func (p SoftmaxLoss) backwardRows(lo, hi int, prob []float32, labels []int32, dlogits []float32) {
 	inv := 1 / float32(p.N)
+	vec := gemmActive.Load().scale
 	for n := lo; n < hi; n++ {
 		q := prob[n*p.Classes : (n+1)*p.Classes]
 		d := dlogits[n*p.Classes : (n+1)*p.Classes]
-		for i, v := range q {
-			d[i] = v * inv
+		done := 0
+		if vec != nil {
+			done = vec(q, d, inv)
+		}
+		for i, v := range q[done:] {
+			d[done+i] = v * inv
 		}
 		d[labels[n]] -= inv
 	}

@@ -1,7 +1,7 @@
 // Command asmgen writes the Go assembly of package cpu, with avo: the
 // float32 GEMM micro-kernels and their packing routines (this file), the
-// convolutions' epilogue (biasAct), and the LRN (lrn.go) and max-pooling
-// (pool.go) loops. Run it through go generate in runtime/cpu:
+// convolutions' epilogue (biasAct), and the LRN (lrn.go), max-pooling
+// (pool.go) and elementwise (elementwise.go) loops. Run it through go generate in runtime/cpu:
 //
 //	go run ./internal/asmgen -pkg cpu -out gemm_amd64.s -stubs gemm_stub_amd64.go
 //
@@ -57,6 +57,7 @@ func main() {
 	lrnBackwardT()
 	lrnBackwardDX()
 	poolMax3s2()
+	elementwiseKernels()
 	Generate()
 }
 
