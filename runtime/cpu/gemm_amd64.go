@@ -21,7 +21,8 @@ var (
 	avx512Gemm = &gemmImpl{name: "avx512", mr: 12, nr: 32, kc: 512, mc: 192, nc: 4096,
 		tile: tileAVX512, tileNarrow: tileAVX512Narrow, packA: packA512, packB: packB512,
 		packGather: packGather512, packRuns: packRuns512, biasAct: biasAct512,
-		lrn075:     &lrnKernels{forward: lrnForward512, backT: lrnBackwardT512, backDX: lrnBackwardDX512},
+		lrn075: &lrnKernels{forward: lrnForward512, backT: lrnBackwardT512, backDX: lrnBackwardDX512,
+			sumSquares: lrnSumSquares512, add: addFloats512},
 		maxPool3s2: maxPool3s2AVX512, scale: scale512, selectByMask: selectByMask512}
 	avx2Gemm = &gemmImpl{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 72, nc: 4096,
 		tile: tileAVX2, packA: packA256, packB: packB256}
@@ -247,4 +248,27 @@ func selectByMask512(mask []uint8, x, y []float32) int {
 	_, _ = x[n-1], y[n-1]
 	selectFloats(n/32, &mask[0], &x[0], &y[0])
 	return n
+}
+
+func lrnSumSquares512(s, x []float32, hw, win int) {
+	n := len(s)
+	if n == 0 {
+		return
+	}
+	_ = x[(win-1)*hw+n-1]
+	if n > hw || win < 1 {
+		panic("lrnSumSquares512: bad window")
+	}
+	b, t := blocks32(n)
+	lrnSumSquares(b, t, &x[0], hw, win, &s[0])
+}
+
+func addFloats512(x, y []float32) {
+	n := len(y)
+	if n == 0 {
+		return
+	}
+	_ = x[n-1]
+	b, t := blocks32(n)
+	addFloats(b, t, &x[0], &y[0])
 }

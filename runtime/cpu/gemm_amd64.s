@@ -2996,6 +2996,153 @@ lrnBackwardDX075_done:
 	VZEROUPPER
 	RET
 
+// func lrnSumSquares(blocks int, tail uint64, x *float32, hw int, win int, s *float32)
+// Requires: AVX, AVX512F
+TEXT ·lrnSumSquares(SB), NOSPLIT, $0-48
+	MOVQ  blocks+0(FP), CX
+	MOVQ  x+16(FP), SI
+	MOVQ  hw+24(FP), BX
+	SHLQ  $0x02, BX
+	MOVQ  win+32(FP), R8
+	MOVQ  s+40(FP), DI
+	MOVL  $0x0000ffff, AX
+	KMOVW AX, K1
+	KMOVW AX, K2
+	TESTQ CX, CX
+	JZ    lrnSumSquares_tail
+
+lrnSumSquares_loop:
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS    Z0, Z0, Z0
+	MOVQ      SI, R10
+	MOVQ      R8, R11
+	DECQ      R11
+	JZ        lrnSumSquares_win0_5_end
+
+lrnSumSquares_win0_5:
+	ADDQ      BX, R10
+	VMOVUPS.Z (R10), K1, Z2
+	VMULPS    Z2, Z2, Z2
+	VADDPS    Z2, Z0, Z0
+	DECQ      R11
+	JNZ       lrnSumSquares_win0_5
+
+lrnSumSquares_win0_5_end:
+	VMOVUPS   Z0, K1, (DI)
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMULPS    Z1, Z1, Z1
+	MOVQ      SI, R10
+	MOVQ      R8, R11
+	DECQ      R11
+	JZ        lrnSumSquares_win1_6_end
+
+lrnSumSquares_win1_6:
+	ADDQ      BX, R10
+	VMOVUPS.Z 64(R10), K2, Z3
+	VMULPS    Z3, Z3, Z3
+	VADDPS    Z3, Z1, Z1
+	DECQ      R11
+	JNZ       lrnSumSquares_win1_6
+
+lrnSumSquares_win1_6_end:
+	VMOVUPS Z1, K2, 64(DI)
+	ADDQ    $0x00000080, SI
+	ADDQ    $0x00000080, DI
+	DECQ    CX
+	JNZ     lrnSumSquares_loop
+
+lrnSumSquares_tail:
+	MOVQ      tail+8(FP), AX
+	TESTQ     AX, AX
+	JZ        lrnSumSquares_done
+	KMOVW     AX, K1
+	SHRQ      $0x10, AX
+	KMOVW     AX, K2
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS    Z0, Z0, Z0
+	MOVQ      SI, R10
+	MOVQ      R8, R11
+	DECQ      R11
+	JZ        lrnSumSquares_win0_7_end
+
+lrnSumSquares_win0_7:
+	ADDQ      BX, R10
+	VMOVUPS.Z (R10), K1, Z2
+	VMULPS    Z2, Z2, Z2
+	VADDPS    Z2, Z0, Z0
+	DECQ      R11
+	JNZ       lrnSumSquares_win0_7
+
+lrnSumSquares_win0_7_end:
+	VMOVUPS   Z0, K1, (DI)
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMULPS    Z1, Z1, Z1
+	MOVQ      SI, R10
+	MOVQ      R8, R11
+	DECQ      R11
+	JZ        lrnSumSquares_win1_8_end
+
+lrnSumSquares_win1_8:
+	ADDQ      BX, R10
+	VMOVUPS.Z 64(R10), K2, Z3
+	VMULPS    Z3, Z3, Z3
+	VADDPS    Z3, Z1, Z1
+	DECQ      R11
+	JNZ       lrnSumSquares_win1_8
+
+lrnSumSquares_win1_8_end:
+	VMOVUPS Z1, K2, 64(DI)
+
+lrnSumSquares_done:
+	VZEROUPPER
+	RET
+
+// func addFloats(blocks int, tail uint64, x *float32, y *float32)
+// Requires: AVX, AVX512F
+TEXT ·addFloats(SB), NOSPLIT, $0-32
+	MOVQ  blocks+0(FP), CX
+	MOVQ  x+16(FP), SI
+	MOVQ  y+24(FP), DI
+	MOVL  $0x0000ffff, AX
+	KMOVW AX, K1
+	KMOVW AX, K2
+	TESTQ CX, CX
+	JZ    addFloats_tail
+
+addFloats_loop:
+	VMOVUPS.Z (DI), K1, Z0
+	VMOVUPS.Z (SI), K1, Z2
+	VADDPS    Z2, Z0, Z0
+	VMOVUPS   Z0, K1, (DI)
+	VMOVUPS.Z 64(DI), K2, Z1
+	VMOVUPS.Z 64(SI), K2, Z3
+	VADDPS    Z3, Z1, Z1
+	VMOVUPS   Z1, K2, 64(DI)
+	ADDQ      $0x00000080, SI
+	ADDQ      $0x00000080, DI
+	DECQ      CX
+	JNZ       addFloats_loop
+
+addFloats_tail:
+	MOVQ      tail+8(FP), AX
+	TESTQ     AX, AX
+	JZ        addFloats_done
+	KMOVW     AX, K1
+	SHRQ      $0x10, AX
+	KMOVW     AX, K2
+	VMOVUPS.Z (DI), K1, Z0
+	VMOVUPS.Z (SI), K1, Z2
+	VADDPS    Z2, Z0, Z0
+	VMOVUPS   Z0, K1, (DI)
+	VMOVUPS.Z 64(DI), K2, Z1
+	VMOVUPS.Z 64(SI), K2, Z3
+	VADDPS    Z3, Z1, Z1
+	VMOVUPS   Z1, K2, 64(DI)
+
+addFloats_done:
+	VZEROUPPER
+	RET
+
 DATA poolEvenLanes<>+0(SB)/4, $0x00000000
 DATA poolEvenLanes<>+4(SB)/4, $0x00000002
 DATA poolEvenLanes<>+8(SB)/4, $0x00000004

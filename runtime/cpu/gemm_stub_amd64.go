@@ -79,6 +79,16 @@ func lrnBackwardT075(blocks int, tail uint64, s *float32, dy *float32, a *float3
 //go:noescape
 func lrnBackwardDX075(blocks int, tail uint64, sum *float32, s *float32, a *float32, dy *float32, dx *float32, coef float32)
 
+// lrnSumSquares sums the squares of win planes with AVX-512: see lrn.go.
+//
+//go:noescape
+func lrnSumSquares(blocks int, tail uint64, x *float32, hw int, win int, s *float32)
+
+// addFloats adds x to y with AVX-512: see lrn.go.
+//
+//go:noescape
+func addFloats(blocks int, tail uint64, x *float32, y *float32)
+
 // maxPool3s2 max-pools a row of 3×3 windows with stride 2 with AVX-512: see pool.go.
 //
 //go:noescape

@@ -98,10 +98,15 @@ func (p LRN) window(c int) (lo, hi int) {
 //   - backT(s, g, a, t, k, α): s[i] = v = k + α·s[i], t[i] = g[i]·a[i]/(v·r·√r);
 //   - backDX(sum, s, a, g, dx, coef): dx[i] = g[i]/(r·√r) − coef·a[i]·sum[i],
 //     r = √s[i].
+//   - sumSquares(s, x, hw, win): s[i] = Σ_j x_j[i]² over planes x_j =
+//     x[j·hw:], j < win, added in plane order as the Go sumSquares does;
+//   - add(x, y): y[i] += x[i].
 type lrnKernels struct {
-	forward func(n int, x []float32, hw, win, own int, y []float32, k, alpha float32)
-	backT   func(s, g, a, t []float32, k, alpha float32)
-	backDX  func(sum, s, a, g, dx []float32, coef float32)
+	forward    func(n int, x []float32, hw, win, own int, y []float32, k, alpha float32)
+	backT      func(s, g, a, t []float32, k, alpha float32)
+	backDX     func(sum, s, a, g, dx []float32, coef float32)
+	sumSquares func(s, x []float32, hw, win int)
+	add        func(x, y []float32)
 }
 
 // kernels returns the vector loops that fit this LRN, or nil.
@@ -316,7 +321,11 @@ func (p LRN) backwardImages(n0, n1 int, x, dy, dx, scratch []float32) {
 			for ; next < hi; next++ {
 				s := sp(next - p.C0)
 				wlo, whi := p.window(next)
-				sumSquares(s, xn, hw, wlo, whi)
+				if vec != nil {
+					vec.sumSquares(s, xn[wlo*hw:], hw, whi-wlo)
+				} else {
+					sumSquares(s, xn, hw, wlo, whi)
+				}
 				tc := t(next - p.C0)
 				g := dy[off+next*hw : off+(next+1)*hw]
 				a := xn[next*hw : (next+1)*hw]
@@ -340,7 +349,15 @@ func (p LRN) backwardImages(n0, n1 int, x, dy, dx, scratch []float32) {
 					tc[i] = g[i] * a[i] * float32(math.Pow(float64(v), -float64(p.Beta))) / v
 				}
 			}
-			sumRing(sum, t, lo-p.C0, hi-p.C0)
+			if vec != nil {
+				// The same additions as sumRing, plane by plane.
+				copy(sum, t(lo-p.C0))
+				for j := lo - p.C0 + 1; j < hi-p.C0; j++ {
+					vec.add(t(j), sum)
+				}
+			} else {
+				sumRing(sum, t, lo-p.C0, hi-p.C0)
+			}
 			s := sp(c - p.C0)
 			a := x[off+c*hw : off+(c+1)*hw]
 			g := dy[off+c*hw : off+(c+1)*hw]

@@ -74,22 +74,7 @@ func lrnForward() {
 	loopN(name, rBlocks, paramAddr("tail"), []reg.Register{rX, rY}, func(v int) {
 		s, t, r := zmm[v], zmm[2+v], zmm[4+v]
 		d := 64 * v
-		label := fmt.Sprintf("%s_win%d_%d", name, v, uniq())
-		// s = x_0², then s += x_j² in plane order.
-		VMOVUPS_Z(Mem{Base: rX, Disp: d}, k[v], s)
-		VMULPS(s, s, s)
-		MOVQ(rX, rP)
-		MOVQ(rWin, rJ)
-		DECQ(rJ)
-		JZ(LabelRef(label + "_end"))
-		Label(label)
-		ADDQ(rHW, rP)
-		VMOVUPS_Z(Mem{Base: rP, Disp: d}, k[v], t)
-		VMULPS(t, t, t)
-		VADDPS(t, s, s)
-		DECQ(rJ)
-		JNZ(LabelRef(label))
-		Label(label + "_end")
+		sumSquares(name, v, rX, rHW, rWin, rP, rJ, s, t, k[v])
 		VMULPS(av, s, s)
 		VADDPS(kv, s, s)
 		VSQRTPS(s, r)
@@ -98,6 +83,72 @@ func lrnForward() {
 		VMOVUPS_Z(Mem{Base: rX, Index: rOwn, Scale: 1, Disp: d}, k[v], t)
 		VDIVPS(r, t, t)
 		VMOVUPS(t, k[v], Mem{Base: rY, Disp: d})
+	})
+}
+
+// sumSquares emits, for vector v of the current lanes, s = x_0², then
+// s += x_j² for the planes j = 1 … win−1 in order (rHW bytes apart from
+// rX), as lrn.go's sumSquares adds them; rP, rJ and t are scratch.
+func sumSquares(name string, v int, rX, rHW, rWin, rP, rJ reg.Register, s, t reg.VecPhysical, k reg.OpmaskPhysical) {
+	d := 64 * v
+	label := fmt.Sprintf("%s_win%d_%d", name, v, uniq())
+	VMOVUPS_Z(Mem{Base: rX, Disp: d}, k, s)
+	VMULPS(s, s, s)
+	MOVQ(rX, rP)
+	MOVQ(rWin, rJ)
+	DECQ(rJ)
+	JZ(LabelRef(label + "_end"))
+	Label(label)
+	ADDQ(rHW, rP)
+	VMOVUPS_Z(Mem{Base: rP, Disp: d}, k, t)
+	VMULPS(t, t, t)
+	VADDPS(t, s, s)
+	DECQ(rJ)
+	JNZ(LabelRef(label))
+	Label(label + "_end")
+}
+
+// lrnSums emits lrnSumSquares075, s = Σ_j x_j² over win planes as above,
+// and addFloats, y += x: the sums of LRN's backward pass.
+func lrnSums() {
+	name := "lrnSumSquares"
+	TEXT(name, NOSPLIT, "func(blocks int, tail uint64, x *float32, hw int, win int, s *float32)")
+	Doc(name + " sums the squares of win planes with AVX-512: see lrn.go.")
+	Pragma("noescape")
+	var (
+		rBlocks = reg.RCX
+		rX      = reg.RSI
+		rHW     = reg.RBX
+		rWin    = reg.R8
+		rS      = reg.RDI
+		rP      = reg.R10
+		rJ      = reg.R11
+	)
+	Load(Param("blocks"), rBlocks)
+	Load(Param("x"), rX)
+	Load(Param("hw"), rHW)
+	SHLQ(U8(2), rHW)
+	Load(Param("win"), rWin)
+	Load(Param("s"), rS)
+	k := []reg.OpmaskPhysical{reg.K1, reg.K2}
+	loopN(name, rBlocks, paramAddr("tail"), []reg.Register{rX, rS}, func(v int) {
+		sumSquares(name, v, rX, rHW, rWin, rP, rJ, zmm[v], zmm[2+v], k[v])
+		VMOVUPS(zmm[v], k[v], Mem{Base: rS, Disp: 64 * v})
+	})
+
+	name = "addFloats"
+	TEXT(name, NOSPLIT, "func(blocks int, tail uint64, x, y *float32)")
+	Doc(name + " adds x to y with AVX-512: see lrn.go.")
+	Pragma("noescape")
+	rY := reg.RDI
+	Load(Param("blocks"), rBlocks)
+	Load(Param("x"), rX)
+	Load(Param("y"), rY)
+	loopN(name, rBlocks, paramAddr("tail"), []reg.Register{rX, rY}, func(v int) {
+		VMOVUPS_Z(Mem{Base: rY, Disp: 64 * v}, k[v], zmm[v])
+		VMOVUPS_Z(Mem{Base: rX, Disp: 64 * v}, k[v], zmm[2+v])
+		VADDPS(zmm[2+v], zmm[v], zmm[v])
+		VMOVUPS(zmm[v], k[v], Mem{Base: rY, Disp: 64 * v})
 	})
 }
 

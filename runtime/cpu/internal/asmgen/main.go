@@ -56,6 +56,7 @@ func main() {
 	lrnForward()
 	lrnBackwardT()
 	lrnBackwardDX()
+	lrnSums()
 	poolMax3s2()
 	elementwiseKernels()
 	Generate()
