@@ -90,9 +90,9 @@ func (p Conv) chunk(threads int) int {
 
 // convJob is a backward convolution's arguments while the workers run it.
 type convJob struct {
-	p                          Conv
-	x, w, b, y, dy, dx, dw, db []float32
-	nb, chunks                 int
+	p                       Conv
+	x, w, y, dy, dx, dw, db []float32
+	nb, chunks              int
 	// dxConv, when dxByConv, computes a chunk's input gradient (see
 	// Backward).
 	dxByConv bool
@@ -139,7 +139,9 @@ func biasAct(a Activation, b float32, src, dst []float32) {
 // sums do not depend on which thread finished first.
 //
 // For a chunk, the gradient before the activation, g, is worked out first;
-// the weight gradient is the product of g with the chunk's im2col matrix.
+// the weight gradient is the product of g with the transpose of the
+// chunk's im2col matrix, whose panels are packed straight from the images
+// (tapPanels).
 // The input gradient of a stride-1 convolution is itself a convolution: of
 // g, padded by KH−1−PadT above (and so on), with the filters turned around
 // (rotated by 180° and with their input and output channels swapped), which

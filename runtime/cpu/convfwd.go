@@ -25,9 +25,9 @@ import "math"
 // convProduct is everything a thread needs to compute panels of a
 // convolution's product: the shape, where the operands live, the packed
 // filters and the tables shared by all panels. Conv.Forward makes one for
-// the layer; Conv.Backward makes one per group for the input gradient,
-// which is the convolution of the output gradient with the filters turned
-// around (see convJob.backward).
+// the layer; Conv.Backward makes one for the input gradient of a stride-1
+// layer, which is the convolution of the output gradient with the filters
+// turned around (see inputGradProduct).
 type convProduct struct {
 	p       Conv
 	g       *gemmImpl
