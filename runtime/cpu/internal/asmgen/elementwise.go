@@ -14,9 +14,7 @@ import (
 func elementwiseKernels() {
 	// scaleFloats: y = x·s.
 	name := "scaleFloats"
-	TEXT(name, NOSPLIT, "func(blocks int, x, y *float32, s float32)")
-	Doc(name + " multiplies 32·blocks floats by s with AVX-512: see dropout.go.")
-	Pragma("noescape")
+	routine(name, "func(blocks int, x, y *float32, s float32)", name+" multiplies 32·blocks floats by s with AVX-512: see dropout.go.")
 	rN, rX, rY := reg.RCX, reg.RSI, reg.RDI
 	Load(Param("blocks"), rN)
 	Load(Param("x"), rX)
@@ -37,9 +35,7 @@ func elementwiseKernels() {
 
 	// selectFloats: y = x where the mask byte is not 0, else +0.
 	name = "selectFloats"
-	TEXT(name, NOSPLIT, "func(blocks int, mask *uint8, x, y *float32)")
-	Doc(name + " keeps the floats of 32·blocks units whose mask byte is set, with AVX-512: see dropout.go.")
-	Pragma("noescape")
+	routine(name, "func(blocks int, mask *uint8, x, y *float32)", name+" keeps the floats of 32·blocks units whose mask byte is set, with AVX-512: see dropout.go.")
 	rM := reg.RBX
 	Load(Param("blocks"), rN)
 	Load(Param("mask"), rM)

@@ -46,24 +46,12 @@ func loopN(name string, rBlocks reg.Register, tail Mem, ptrs []reg.Register, bod
 // over the win planes x_0 … x_{win−1} (hw floats apart), a the plane own.
 func lrnForward() {
 	name := "lrnForward075"
-	TEXT(name, NOSPLIT, "func(blocks int, tail uint64, x *float32, hw int, win int, own int, y *float32, k float32, alpha float32)")
-	Doc(name + " normalises one channel plane with AVX-512: see lrn.go.")
-	Pragma("noescape")
+	routine(name, "func(blocks int, tail uint64, x *float32, hw int, win int, own int, y *float32, k float32, alpha float32)", name+" normalises one channel plane with AVX-512: see lrn.go.")
 	var (
-		rBlocks = reg.RCX
-		rX      = reg.RSI
-		rHW     = reg.RBX // plane stride in bytes
-		rWin    = reg.R8
-		rOwn    = reg.R9 // byte offset of plane own
-		rY      = reg.RDI
-		rP      = reg.R10 // plane j of the current lanes
-		rJ      = reg.R11
+		rOwn = reg.R9 // byte offset of plane own
+		rY   = reg.RDI
 	)
-	Load(Param("blocks"), rBlocks)
-	Load(Param("x"), rX)
-	Load(Param("hw"), rHW)
-	SHLQ(U8(2), rHW)
-	Load(Param("win"), rWin)
+	loadPlanes()
 	Load(Param("own"), rOwn)
 	IMULQ(rHW, rOwn)
 	Load(Param("y"), rY)
@@ -74,7 +62,7 @@ func lrnForward() {
 	loopN(name, rBlocks, paramAddr("tail"), []reg.Register{rX, rY}, func(v int) {
 		s, t, r := zmm[v], zmm[2+v], zmm[4+v]
 		d := 64 * v
-		sumSquares(name, v, rX, rHW, rWin, rP, rJ, s, t, k[v])
+		sumSquares(name, v, s, t, k[v])
 		VMULPS(av, s, s)
 		VADDPS(kv, s, s)
 		VSQRTPS(s, r)
@@ -86,10 +74,33 @@ func lrnForward() {
 	})
 }
 
+// The registers of the loops over a window of channel planes (lrnForward,
+// lrnSums): blocks of 32 lanes left, the first plane at the current lanes,
+// the planes' stride in bytes, how many planes, and scratch for the plane
+// being added and the planes left.
+var (
+	rBlocks = reg.RCX
+	rX      = reg.RSI
+	rHW     = reg.RBX
+	rWin    = reg.R8
+	rP      = reg.R10
+	rJ      = reg.R11
+)
+
+// loadPlanes loads the arguments of a loop over a window of planes:
+// blocks, x, hw (as bytes) and win.
+func loadPlanes() {
+	Load(Param("blocks"), rBlocks)
+	Load(Param("x"), rX)
+	Load(Param("hw"), rHW)
+	SHLQ(U8(2), rHW)
+	Load(Param("win"), rWin)
+}
+
 // sumSquares emits, for vector v of the current lanes, s = x_0², then
 // s += x_j² for the planes j = 1 … win−1 in order (rHW bytes apart from
-// rX), as lrn.go's sumSquares adds them; rP, rJ and t are scratch.
-func sumSquares(name string, v int, rX, rHW, rWin, rP, rJ reg.Register, s, t reg.VecPhysical, k reg.OpmaskPhysical) {
+// rX), as lrn.go's sumSquares adds them; t is scratch.
+func sumSquares(name string, v int, s, t reg.VecPhysical, k reg.OpmaskPhysical) {
 	d := 64 * v
 	label := fmt.Sprintf("%s_win%d_%d", name, v, uniq())
 	VMOVUPS_Z(Mem{Base: rX, Disp: d}, k, s)
@@ -112,34 +123,18 @@ func sumSquares(name string, v int, rX, rHW, rWin, rP, rJ reg.Register, s, t reg
 // and addFloats, y += x: the sums of LRN's backward pass.
 func lrnSums() {
 	name := "lrnSumSquares"
-	TEXT(name, NOSPLIT, "func(blocks int, tail uint64, x *float32, hw int, win int, s *float32)")
-	Doc(name + " sums the squares of win planes with AVX-512: see lrn.go.")
-	Pragma("noescape")
-	var (
-		rBlocks = reg.RCX
-		rX      = reg.RSI
-		rHW     = reg.RBX
-		rWin    = reg.R8
-		rS      = reg.RDI
-		rP      = reg.R10
-		rJ      = reg.R11
-	)
-	Load(Param("blocks"), rBlocks)
-	Load(Param("x"), rX)
-	Load(Param("hw"), rHW)
-	SHLQ(U8(2), rHW)
-	Load(Param("win"), rWin)
+	routine(name, "func(blocks int, tail uint64, x *float32, hw int, win int, s *float32)", name+" sums the squares of win planes with AVX-512: see lrn.go.")
+	rS := reg.RDI
+	loadPlanes()
 	Load(Param("s"), rS)
 	k := []reg.OpmaskPhysical{reg.K1, reg.K2}
 	loopN(name, rBlocks, paramAddr("tail"), []reg.Register{rX, rS}, func(v int) {
-		sumSquares(name, v, rX, rHW, rWin, rP, rJ, zmm[v], zmm[2+v], k[v])
+		sumSquares(name, v, zmm[v], zmm[2+v], k[v])
 		VMOVUPS(zmm[v], k[v], Mem{Base: rS, Disp: 64 * v})
 	})
 
 	name = "addFloats"
-	TEXT(name, NOSPLIT, "func(blocks int, tail uint64, x, y *float32)")
-	Doc(name + " adds x to y with AVX-512: see lrn.go.")
-	Pragma("noescape")
+	routine(name, "func(blocks int, tail uint64, x, y *float32)", name+" adds x to y with AVX-512: see lrn.go.")
 	rY := reg.RDI
 	Load(Param("blocks"), rBlocks)
 	Load(Param("x"), rX)
@@ -161,9 +156,7 @@ func uniq() int { uniqN++; return uniqN }
 // output gradient g and the input a, t = g·a / (v·r·√r) with r = √v.
 func lrnBackwardT() {
 	name := "lrnBackwardT075"
-	TEXT(name, NOSPLIT, "func(blocks int, tail uint64, s, dy, a, t *float32, k float32, alpha float32)")
-	Doc(name + " computes the first pass of LRN's gradient with AVX-512: see lrn.go.")
-	Pragma("noescape")
+	routine(name, "func(blocks int, tail uint64, s, dy, a, t *float32, k float32, alpha float32)", name+" computes the first pass of LRN's gradient with AVX-512: see lrn.go.")
 	rS, rG, rA, rT := reg.RSI, reg.RBX, reg.R8, reg.RDI
 	Load(Param("blocks"), reg.RCX)
 	Load(Param("s"), rS)
@@ -197,9 +190,7 @@ func lrnBackwardT() {
 // window sum of t, a and g, dx = g / (r·√r) − (coef·a)·sum with r = √v.
 func lrnBackwardDX() {
 	name := "lrnBackwardDX075"
-	TEXT(name, NOSPLIT, "func(blocks int, tail uint64, sum, s, a, dy, dx *float32, coef float32)")
-	Doc(name + " computes the second pass of LRN's gradient with AVX-512: see lrn.go.")
-	Pragma("noescape")
+	routine(name, "func(blocks int, tail uint64, sum, s, a, dy, dx *float32, coef float32)", name+" computes the second pass of LRN's gradient with AVX-512: see lrn.go.")
 	rSum, rS, rA, rG, rD := reg.RSI, reg.RBX, reg.R8, reg.R9, reg.RDI
 	Load(Param("blocks"), reg.RCX)
 	Load(Param("sum"), rSum)

@@ -236,9 +236,7 @@ func avx512Kernel(mr, nv, bw int) {
 	name := fmt.Sprintf("sgemmAVX512x%dx%d", mr, 16*nv)
 	k := newKernel(name, mr, nv, 16, zmm)
 	k.bw = bw
-	TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, alpha, beta float32, rows int, mask uint64)")
-	Doc(fmt.Sprintf("%s computes a %d×%d tile of C with AVX-512: see package asmgen.", name, mr, 16*nv))
-	Pragma("noescape")
+	routine(name, "func(k int, a, b, c *float32, ldc int, alpha, beta float32, rows int, mask uint64)", fmt.Sprintf("%s computes a %d×%d tile of C with AVX-512: see package asmgen.", name, mr, 16*nv))
 	loadCommon()
 	k.loop()
 
@@ -284,9 +282,7 @@ func avx2Kernel(mr, nv int) {
 	if len(k.bcast) < 2 {
 		panic(name + ": needs two spare registers for the store")
 	}
-	TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc int, alpha, beta float32, rows int, nr int, mask *int32)")
-	Doc(fmt.Sprintf("%s computes a %d×%d tile of C with AVX2 and FMA: see package asmgen.", name, mr, 8*nv))
-	Pragma("noescape")
+	routine(name, "func(k int, a, b, c *float32, ldc int, alpha, beta float32, rows int, nr int, mask *int32)", fmt.Sprintf("%s computes a %d×%d tile of C with AVX2 and FMA: see package asmgen.", name, mr, 8*nv))
 	loadCommon()
 	k.loop()
 
@@ -375,9 +371,7 @@ func paramAddr(name string) Mem {
 func packCopy(w int) {
 	name := fmt.Sprintf("gemmPackCopy%d", w)
 	nv := (w + 15) / 16
-	TEXT(name, NOSPLIT, "func(k int, src *float32, ld int, dst *float32, mask uint64)")
-	Doc(name + fmt.Sprintf(" copies k rows of up to %d floats, ld apart in src, to dst with AVX-512.", w))
-	Pragma("noescape")
+	routine(name, "func(k int, src *float32, ld int, dst *float32, mask uint64)", name+fmt.Sprintf(" copies k rows of up to %d floats, ld apart in src, to dst with AVX-512.", w))
 	rSrc, rLd, rDst := reg.RSI, reg.RBX, reg.RDI
 	Load(Param("k"), rK)
 	Load(Param("src"), rSrc)
@@ -400,6 +394,14 @@ func packCopy(w int) {
 	DECQ(rK)
 	JNZ(LabelRef(name + "_loop"))
 	doneLabel(name)
+}
+
+// routine starts an assembly routine: its TEXT with the Go signature, its
+// doc comment, and go:noescape (no routine keeps a pointer it is given).
+func routine(name, signature, doc string) {
+	TEXT(name, NOSPLIT, signature)
+	Doc(doc)
+	Pragma("noescape")
 }
 
 // vectors returns how many zmm vectors hold w lanes, which must be 16 or 32.
@@ -462,9 +464,7 @@ func loadMasks(nv, w int) {
 // with masked loads, which do not touch memory past the end of a row.
 func packTranspose(w int) {
 	name := fmt.Sprintf("gemmPackT%d", w)
-	TEXT(name, NOSPLIT, "func(k int, src *float32, ld int, dst *float32)")
-	Doc(name + fmt.Sprintf(" transposes k steps of %d rows, ld apart in src, into dst with AVX-512.", w))
-	Pragma("noescape")
+	routine(name, "func(k int, src *float32, ld int, dst *float32)", name+fmt.Sprintf(" transposes k steps of %d rows, ld apart in src, into dst with AVX-512.", w))
 	var (
 		rSrc  = reg.RSI // step p of lane 0 of this half
 		rLd   = reg.RBX // ld in bytes
@@ -613,9 +613,7 @@ func transpose16() {
 // for the k mod 8 steps left), which does not touch memory past a row.
 func packTransposeAVX2(w int) {
 	name := fmt.Sprintf("gemmPackT%dAVX2", w)
-	TEXT(name, NOSPLIT, "func(k int, src *float32, ld int, dst *float32, tail *int32)")
-	Doc(name + fmt.Sprintf(" transposes k steps of %d rows, ld apart in src, into dst with AVX2.", w))
-	Pragma("noescape")
+	routine(name, "func(k int, src *float32, ld int, dst *float32, tail *int32)", name+fmt.Sprintf(" transposes k steps of %d rows, ld apart in src, into dst with AVX2.", w))
 	var (
 		rSrc  = reg.RSI
 		rLd   = reg.RBX
@@ -730,6 +728,33 @@ func packTransposeAVX2(w int) {
 	doneLabel(name)
 }
 
+// The registers of the panel-packing routines (packGather, packRuns): the
+// source, the steps' offsets and masks, the packed panel, and the source at
+// the current step's offset.
+var (
+	rSrc  = reg.RSI
+	rOff  = reg.RBX
+	rMask = reg.R8
+	rDst  = reg.RDI
+	rBase = reg.R9
+)
+
+// loadPanelArgs loads the arguments every panel-packing routine has: k,
+// src, off, mask and dst.
+func loadPanelArgs() {
+	Load(Param("k"), rK)
+	Load(Param("src"), rSrc)
+	Load(Param("off"), rOff)
+	Load(Param("mask"), rMask)
+	Load(Param("dst"), rDst)
+}
+
+// stepBase points rBase at the current step's offset in the source.
+func stepBase() {
+	MOVLQSX(Mem{Base: rOff}, rTmp)
+	LEAQ(Mem{Base: rSrc, Index: rTmp, Scale: 4}, rBase)
+}
+
 // packGather emits gemmPackGather<w>, which packs k steps of a w-wide panel
 // of B whose lanes sit at offsets of their own: lane l of step p is
 // src[off[p] + idx[l]] when bit l of mask[p] is set, and 0 when not. A
@@ -741,21 +766,8 @@ func packTransposeAVX2(w int) {
 func packGather(w int) {
 	name := fmt.Sprintf("gemmPackGather%d", w)
 	nv := vectors(name, w)
-	TEXT(name, NOSPLIT, "func(k int, src *float32, off *int32, mask *int32, idx *int32, dst *float32)")
-	Doc(name + fmt.Sprintf(" gathers k steps of %d lanes from src into dst with AVX-512.", w))
-	Pragma("noescape")
-	var (
-		rSrc  = reg.RSI
-		rOff  = reg.RBX
-		rMask = reg.R8
-		rDst  = reg.RDI
-		rBase = reg.R9
-	)
-	Load(Param("k"), rK)
-	Load(Param("src"), rSrc)
-	Load(Param("off"), rOff)
-	Load(Param("mask"), rMask)
-	Load(Param("dst"), rDst)
+	routine(name, "func(k int, src *float32, off *int32, mask *int32, idx *int32, dst *float32)", name+fmt.Sprintf(" gathers k steps of %d lanes from src into dst with AVX-512.", w))
+	loadPanelArgs()
 	Load(Param("idx"), rTmp)
 	idx := zmm[30:32]
 	for v := 0; v < nv; v++ {
@@ -764,8 +776,7 @@ func packGather(w int) {
 	TESTQ(rK, rK)
 	JZ(LabelRef(name + "_done"))
 	Label(name + "_loop")
-	MOVLQSX(Mem{Base: rOff}, rTmp)
-	LEAQ(Mem{Base: rSrc, Index: rTmp, Scale: 4}, rBase)
+	stepBase()
 	MOVL(Mem{Base: rMask}, reg.EAX)
 	splitLanes(nv)
 	for v := 0; v < nv; v++ {
@@ -787,25 +798,14 @@ func packGather(w int) {
 func packRuns(w int) {
 	name := fmt.Sprintf("gemmPackRuns%d", w)
 	nv := vectors(name, w)
-	TEXT(name, NOSPLIT, "func(k int, src *float32, off *int32, mask *int32, runs *int32, nruns int, dst *float32)")
-	Doc(name + fmt.Sprintf(" copies k steps of %d lanes from runs in src into dst with AVX-512.", w))
-	Pragma("noescape")
+	routine(name, "func(k int, src *float32, off *int32, mask *int32, runs *int32, nruns int, dst *float32)", name+fmt.Sprintf(" copies k steps of %d lanes from runs in src into dst with AVX-512.", w))
 	var (
-		rSrc  = reg.RSI
-		rOff  = reg.RBX
-		rMask = reg.R8
-		rDst  = reg.RDI
-		rBase = reg.R9
 		rRow  = reg.R10 // the step's mask
 		rRun  = reg.R11 // the current run
 		rLeft = reg.R12 // runs left
 		rAddr = reg.R13 // lane 0's address in the current run
 	)
-	Load(Param("k"), rK)
-	Load(Param("src"), rSrc)
-	Load(Param("off"), rOff)
-	Load(Param("mask"), rMask)
-	Load(Param("dst"), rDst)
+	loadPanelArgs()
 	Load(Param("nruns"), rLeft)
 	TESTQ(rK, rK)
 	JZ(LabelRef(name + "_done"))
@@ -821,8 +821,7 @@ func packRuns(w int) {
 	LEAQ(Mem{Base: rSrc, Index: rTmp, Scale: 4}, rSrc)
 	MOVL(Mem{Base: rRun, Disp: 4}, rLeft.As32())
 	Label(name + "_one")
-	MOVLQSX(Mem{Base: rOff}, rTmp)
-	LEAQ(Mem{Base: rSrc, Index: rTmp, Scale: 4}, rBase)
+	stepBase()
 	MOVL(Mem{Base: rMask}, reg.EAX)
 	ANDL(rLeft.As32(), reg.EAX)
 	splitLanes(nv)
@@ -833,8 +832,7 @@ func packRuns(w int) {
 	JMP(LabelRef(name + "_done"))
 
 	Label(name + "_loop")
-	MOVLQSX(Mem{Base: rOff}, rTmp)
-	LEAQ(Mem{Base: rSrc, Index: rTmp, Scale: 4}, rBase)
+	stepBase()
 	MOVL(Mem{Base: rMask}, rRow.As32())
 	for v := 0; v < nv; v++ {
 		VPXORD(zmm[v], zmm[v], zmm[v])
@@ -867,9 +865,7 @@ func packRuns(w int) {
 func biasAct(w int) {
 	name := fmt.Sprintf("gemmBiasAct%d", w)
 	nv := vectors(name, w)
-	TEXT(name, NOSPLIT, "func(rows int, src *float32, lds int, dst *float32, ldd int, bias *float32, mask uint64, relu int)")
-	Doc(name + fmt.Sprintf(" adds a bias per row to rows of up to %d floats and applies ReLU if asked, with AVX-512.", w))
-	Pragma("noescape")
+	routine(name, "func(rows int, src *float32, lds int, dst *float32, ldd int, bias *float32, mask uint64, relu int)", name+fmt.Sprintf(" adds a bias per row to rows of up to %d floats and applies ReLU if asked, with AVX-512.", w))
 	var (
 		rRows = reg.RCX
 		rSrc  = reg.RSI

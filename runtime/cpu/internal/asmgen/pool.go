@@ -37,9 +37,7 @@ func poolMax3s2() {
 	for l := 0; l < 16; l++ {
 		DATA(4*l, U32(2*l+1))
 	}
-	TEXT(name, NOSPLIT, "func(n int, src *float32, at int, w int, tail uint64, out *float32, arg *int32) int")
-	Doc(name + " max-pools a row of 3×3 windows with stride 2 with AVX-512: see pool.go.")
-	Pragma("noescape")
+	routine(name, "func(n int, src *float32, at int, w int, tail uint64, out *float32, arg *int32) int", name+" max-pools a row of 3×3 windows with stride 2 with AVX-512: see pool.go.")
 	var (
 		rN    = reg.RCX // windows left
 		rSrc  = reg.RSI
