@@ -4,8 +4,7 @@ import (
 	"fmt"
 
 	"github.com/alexnetc/alexnetc/compiler/check"
-	"github.com/alexnetc/alexnetc/runtime/cpu"
-	"github.com/alexnetc/alexnetc/spec"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // backward emits the backward pass, from the loss to the first layer. Each
@@ -14,14 +13,15 @@ import (
 // input, whose slices are then handed back to the parts they came from —
 // across devices where the forward pass crossed them, and summed where
 // several parts read the same input part.
-func (lw *lowerer) backward() []*Step {
+func (lw *lowerer) backward() ([]*step, error) {
 	lw.steps = nil
-	grad := map[*check.Part]*Buffer{}
+	grad := map[*check.Part]*buffer{}
 	layers := lw.n.Layers
 	for i := len(layers) - 1; i >= 0; i-- {
 		l := layers[i]
+		op := l.Def()
 		needDX := l.In != lw.n.Input
-		if !needDX && !l.Weighted() {
+		if op.Backward == "" || !needDX && !op.Learned {
 			continue
 		}
 		readers := map[*check.Part]int{}
@@ -30,7 +30,7 @@ func (lw *lowerer) backward() []*Step {
 				readers[l.In.PartOn(r.GPU)]++
 			}
 		}
-		dxOf := map[*check.Part]*Buffer{}
+		dxOf := map[*check.Part]*buffer{}
 		for _, p := range l.Parts {
 			if !needDX {
 				continue
@@ -40,16 +40,18 @@ func (lw *lowerer) backward() []*Step {
 				dxOf[p] = lw.gradOf(l.In, ip, grad)
 				continue
 			}
-			dxOf[p] = lw.buffer(partName(l, p)+".in.grad", x.Device, x.Shape, F32, Grad, l.Name)
+			dxOf[p] = lw.buffer(partName(l, p)+".in.grad", x.Device, x.Shape, plan.F32, plan.Grad, l.Name)
 		}
 		for _, p := range l.Parts {
-			lw.backwardPart(l, p, grad[p], dxOf[p])
+			if err := lw.backwardPart(l, p, grad[p], dxOf[p]); err != nil {
+				return nil, err
+			}
 		}
 		if needDX {
 			lw.scatter(l, dxOf, grad)
 		}
 	}
-	return lw.steps
+	return lw.steps, nil
 }
 
 // direct returns the input part a part reads without a gather, or nil.
@@ -62,12 +64,12 @@ func (lw *lowerer) direct(l *check.Layer, p *check.Part) *check.Part {
 	return nil
 }
 
-func (lw *lowerer) gradOf(l *check.Layer, p *check.Part, grad map[*check.Part]*Buffer) *Buffer {
+func (lw *lowerer) gradOf(l *check.Layer, p *check.Part, grad map[*check.Part]*buffer) *buffer {
 	if g, ok := grad[p]; ok {
 		return g
 	}
 	y := lw.out[p]
-	g := lw.buffer(partName(l, p)+".out.grad", y.Device, y.Shape, F32, Grad, l.Name)
+	g := lw.buffer(partName(l, p)+".out.grad", y.Device, y.Shape, plan.F32, plan.Grad, l.Name)
 	grad[p] = g
 	return g
 }
@@ -76,7 +78,7 @@ func (lw *lowerer) gradOf(l *check.Layer, p *check.Part, grad map[*check.Part]*B
 // parts: the first contribution to a part overwrites its gradient, later ones
 // are added, after a transfer to the part's device when they come from
 // another.
-func (lw *lowerer) scatter(l *check.Layer, dxOf map[*check.Part]*Buffer, grad map[*check.Part]*Buffer) {
+func (lw *lowerer) scatter(l *check.Layer, dxOf map[*check.Part]*buffer, grad map[*check.Part]*buffer) {
 	in := l.In
 	hw := in.Out.H * in.Out.W
 	written := map[*check.Part]bool{}
@@ -104,109 +106,92 @@ func (lw *lowerer) scatter(l *check.Layer, dxOf map[*check.Part]*Buffer, grad ma
 				if dx.Device != d {
 					note = "transfer: " + note + fmt.Sprintf(" (GPU %d → GPU %d), %d bytes", p.GPU, ip.GPU, bytes)
 				}
-				lw.emit(&Step{Kernel: Copy, Device: d, Layer: l.Name,
-					Params: cpu.ChannelCopy{N: lw.N, HW: hw, SrcC: p.InC, C0: off, C1: off + n, DstC: ip.Channels(), D: at},
-					Args:   []Arg{{"src", dx, false}, {"dst", g, true}}, Note: note})
+				lw.emit(&step{Kernel: plan.Copy, Device: d, Layer: l.Name,
+					Attrs: lw.channelCopy(hw, p.InC, off, off+n, ip.Channels(), at), Args: copyArgs(dx, g), Note: note})
 			} else {
 				src, c0 := dx, off
 				if dx.Device != d {
 					// Stage the slice on the part's device, then add it there.
-					stage := lw.buffer(fmt.Sprintf("%s.in.grad.to%d", partName(l, p), ip.GPU), d, lw.shape(n, in.Out), F32, Grad, l.Name)
-					lw.emit(&Step{Kernel: Copy, Device: d, Layer: l.Name,
-						Params: cpu.ChannelCopy{N: lw.N, HW: hw, SrcC: p.InC, C0: off, C1: off + n, DstC: n, D: 0},
-						Args:   []Arg{{"src", dx, false}, {"dst", stage, true}},
-						Note:   fmt.Sprintf("transfer: gradient of %s channels %d-%d from %s (GPU %d → GPU %d), %d bytes", in.Name, r.C0, r.C1, where(l, p), p.GPU, ip.GPU, bytes)})
+					stage := lw.buffer(fmt.Sprintf("%s.in.grad.to%d", partName(l, p), ip.GPU), d, lw.shape(n, in.Out), plan.F32, plan.Grad, l.Name)
+					lw.emit(&step{Kernel: plan.Copy, Device: d, Layer: l.Name,
+						Attrs: lw.channelCopy(hw, p.InC, off, off+n, n, 0), Args: copyArgs(dx, stage),
+						Note: fmt.Sprintf("transfer: gradient of %s channels %d-%d from %s (GPU %d → GPU %d), %d bytes", in.Name, r.C0, r.C1, where(l, p), p.GPU, ip.GPU, bytes)})
 					src, c0 = stage, 0
 				}
-				lw.emit(&Step{Kernel: Add, Device: d, Layer: l.Name,
-					Params: cpu.ChannelCopy{N: lw.N, HW: hw, SrcC: src.Shape[1], C0: c0, C1: c0 + n, DstC: ip.Channels(), D: at},
-					Args:   []Arg{{"src", src, false}, {"dst", g, true}},
-					Note:   fmt.Sprintf("sum the gradient of %s channels %d-%d from %s", in.Name, r.C0, r.C1, where(l, p))})
+				lw.emit(&step{Kernel: plan.Add, Device: d, Layer: l.Name,
+					Attrs: lw.channelCopy(hw, src.Shape[1], c0, c0+n, ip.Channels(), at), Args: copyArgs(src, g),
+					Note: fmt.Sprintf("sum the gradient of %s channels %d-%d from %s", in.Name, r.C0, r.C1, where(l, p))})
 			}
 			off += n
 		}
 	}
 }
 
-func (lw *lowerer) backwardPart(l *check.Layer, p *check.Part, dy, dx *Buffer) {
-	sl, d, name := l.Spec, lw.dev(p.GPU), partName(l, p)
-	x, y := lw.x[p], lw.out[p]
-	step := &Step{Device: d, Layer: l.Name}
-	arg := func(n string, b *Buffer, w bool) {
-		if b != nil {
-			step.Args = append(step.Args, Arg{n, b, w})
+// backwardPart emits a part's backward step: the op's backward kernel, its
+// parameters bound by their roles.
+func (lw *lowerer) backwardPart(l *check.Layer, p *check.Part, dy, dx *buffer) error {
+	op, d, name := l.Def(), lw.dev(p.GPU), partName(l, p)
+	g, err := l.Geometry(p, lw.N)
+	if err != nil {
+		return err
+	}
+	s := &step{Kernel: op.Backward, Device: d, Layer: l.Name, Attrs: op.Attrs(g),
+		Note: fmt.Sprintf("%s: backward of %s", where(l, p), l.Op)}
+	for _, prm := range op.Backward.Def().Params {
+		var b *buffer
+		switch prm.Role {
+		case plan.InArg:
+			b = lw.x[p]
+		case plan.OutArg:
+			b = lw.out[p]
+		case plan.WeightArg:
+			b = lw.byName[name+".weight"]
+		case plan.BiasArg:
+			b = lw.byName[name+".bias"]
+		case plan.OutGradArg:
+			b = dy
+		case plan.InGradArg:
+			b = dx
+		case plan.WeightGradArg, plan.BiasGradArg:
+			of := lw.byName[name+".weight"]
+			if prm.Role == plan.BiasGradArg {
+				of = lw.byName[name+".bias"]
+			}
+			b = lw.buffer(of.Name+".grad", d, of.Shape, plan.F32, plan.ParamGrad, l.Name)
+		case plan.SavedArg:
+			b = lw.byName[name+"."+prm.Name]
+		case plan.ScratchArg:
+			b = lw.scratch[d]
+		case plan.LabelsArg:
+			b = lw.labels
+		case plan.SeedArg, plan.LRArg:
+			continue
+		default:
+			return fmt.Errorf("lower: %s: kernel %s takes %s, which a backward pass does not have", l.Name, op.Backward, prm.Name)
 		}
+		if b == nil {
+			if prm.Optional {
+				continue
+			}
+			return fmt.Errorf("lower: %s: kernel %s has nothing to pass as %s", l.Name, op.Backward, prm.Name)
+		}
+		s.Args = append(s.Args, plan.Operand{Name: prm.Name, Buf: b, Write: prm.Access.Writes()})
 	}
-	paramGrads := func() {
-		w, b := lw.g.Buffer(name+".weight"), lw.g.Buffer(name+".bias")
-		arg("dw", lw.buffer(name+".weight.grad", d, w.Shape, F32, ParamGrad, l.Name), true)
-		arg("db", lw.buffer(name+".bias.grad", d, b.Shape, F32, ParamGrad, l.Name), true)
-	}
-	switch l.Op {
-	case spec.Conv:
-		step.Kernel, step.Params = ConvBackward, lw.conv(l, p)
-		arg("x", x, false)
-		arg("w", lw.g.Buffer(name+".weight"), false)
-		arg("y", y, false)
-		arg("dy", dy, false)
-		arg("dx", dx, true)
-		paramGrads()
-		arg("scratch", lw.scratch[d], true)
-	case spec.FC:
-		step.Kernel = FCBackward
-		step.Params = cpu.FC{N: lw.N, In: p.InC * l.In.Out.H * l.In.Out.W, Out: p.Channels(), Act: activation(sl.Act)}
-		arg("x", x, false)
-		arg("w", lw.g.Buffer(name+".weight"), false)
-		arg("y", y, false)
-		arg("dy", dy, false)
-		arg("dx", dx, true)
-		paramGrads()
-		arg("scratch", lw.scratch[d], true)
-	case spec.LRN:
-		step.Kernel, step.Params = LRNBackward, lw.lrn(l, p)
-		// LRN saves nothing: its backward recomputes the normaliser from
-		// x, which the layer before keeps anyway, so the output and the
-		// normaliser die as soon as the pooling after them has read them.
-		arg("x", x, false)
-		arg("dy", dy, false)
-		arg("dx", dx, true)
-		arg("scratch", lw.scratch[d], true)
-	case spec.MaxPool:
-		step.Kernel, step.Params = MaxPoolBackward, cpu.MaxPool(lw.pool(l, p))
-		arg("argmax", lw.g.Buffer(name+".argmax"), false)
-		arg("dy", dy, false)
-		arg("dx", dx, true)
-	case spec.AvgPool:
-		step.Kernel, step.Params = AvgPoolBackward, cpu.AvgPool(lw.pool(l, p))
-		arg("dy", dy, false)
-		arg("dx", dx, true)
-	case spec.Dropout:
-		step.Kernel = DropoutBackward
-		step.Params = cpu.Dropout{Len: lw.N * p.Channels() * l.Out.H * l.Out.W, Rate: float32(sl.Rate)}
-		arg("mask", lw.g.Buffer(name+".mask"), false)
-		arg("dy", dy, false)
-		arg("dx", dx, true)
-	case spec.Softmax:
-		step.Kernel, step.Params = SoftmaxBackward, cpu.SoftmaxLoss{N: lw.N, Classes: p.Channels()}
-		arg("prob", y, false)
-		arg("labels", lw.labels, false)
-		arg("dlogits", dx, true)
-	}
-	step.Note = fmt.Sprintf("%s: backward of %s", where(l, p), l.Op)
-	lw.emit(step)
+	lw.emit(s)
+	return nil
 }
 
 // update emits one SGD step per weight and bias, on the device that holds it.
-func (lw *lowerer) update() []*Step {
+func (lw *lowerer) update() []*step {
 	lw.steps = nil
 	tr := lw.n.Spec.Train
-	for _, b := range lw.g.Params() {
-		g := lw.g.Buffer(b.Name + ".grad")
-		v := lw.buffer(b.Name+".momentum", b.Device, b.Shape, F32, Momentum, b.Layer)
-		lw.emit(&Step{Kernel: SGDUpdate, Device: b.Device, Layer: b.Layer,
-			Params: cpu.SGD{Momentum: float32(tr.Momentum), WeightDecay: float32(tr.WeightDecay)},
-			Args:   []Arg{{"w", b, true}, {"g", g, false}, {"v", v, true}},
-			Note:   fmt.Sprintf("SGD on %s: v ← %g·v − %g·ε·w − ε·∂L/∂w; w ← w + v", b.Name, tr.Momentum, tr.WeightDecay)})
+	for _, b := range lw.p.Params() {
+		g := lw.byName[b.Name+".grad"]
+		v := lw.buffer(b.Name+".momentum", b.Device, b.Shape, plan.F32, plan.Momentum, b.Layer)
+		lw.emit(&step{Kernel: plan.SGDUpdate, Device: b.Device, Layer: b.Layer,
+			Attrs: plan.Values{plan.Float("Momentum", float32(tr.Momentum)), plan.Float("WeightDecay", float32(tr.WeightDecay))},
+			Args:  []plan.Operand{{Name: "w", Buf: b, Write: true}, {Name: "g", Buf: g}, {Name: "v", Buf: v, Write: true}},
+			Note:  fmt.Sprintf("SGD on %s: v ← %g·v − %g·ε·w − ε·∂L/∂w; w ← w + v", b.Name, tr.Momentum, tr.WeightDecay)})
 	}
 	return lw.steps
 }
