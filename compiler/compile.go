@@ -84,18 +84,7 @@ func describe(p *plan.Plan, n *check.Network) {
 	}
 	t := s.Train
 	p.Train = plan.Training{Epochs: t.Epochs, LR: t.LR, Momentum: t.Momentum, WeightDecay: t.WeightDecay, Seed: uint64(t.Seed)}
-	p.Train.Schedule = plan.Schedule{Kind: plan.ConstantRate}
-	if r := t.Schedule; r != nil {
-		p.Train.Schedule = plan.Schedule{Factor: r.Factor, MaxDrops: r.MaxDrops, Patience: r.Patience, At: append([]int(nil), r.At...)}
-		switch r.Kind {
-		case expr.Plateau:
-			p.Train.Schedule.Kind = plan.Plateau
-		case expr.Steps:
-			p.Train.Schedule.Kind = plan.StepSchedule
-		default:
-			p.Train.Schedule.Kind = plan.ConstantRate
-		}
-	}
+	p.Train.Schedule = Schedule(t.Schedule)
 	d := s.Data
 	p.Data = plan.Data{Dataset: d.Dataset, Path: d.Path, Resize: d.Resize, Crop: d.Crop, RandomCrop: d.RandomCrop,
 		Flip: d.Flip, PCALighting: d.PCALighting, Mean: string(d.Mean)}
@@ -109,4 +98,22 @@ func describe(p *plan.Plan, n *check.Network) {
 	if p.Eval.Views == 0 {
 		p.Eval.Views = 1
 	}
+}
+
+// Schedule is a spec's learning-rate rule as the plan records it; no rule
+// is a constant rate.
+func Schedule(r *expr.Schedule) plan.Schedule {
+	if r == nil {
+		return plan.Schedule{Kind: plan.ConstantRate}
+	}
+	out := plan.Schedule{Factor: r.Factor, MaxDrops: r.MaxDrops, Patience: r.Patience, At: append([]int(nil), r.At...)}
+	switch r.Kind {
+	case expr.Plateau:
+		out.Kind = plan.Plateau
+	case expr.Steps:
+		out.Kind = plan.StepSchedule
+	default:
+		out.Kind = plan.ConstantRate
+	}
+	return out
 }

@@ -32,3 +32,10 @@ func (o SGD) Step(w, g, v []float32) {
 		w[i] += vi
 	}
 }
+
+// Update is Step at the learning rate lr: the call of the op table's sgd
+// kernel, whose rate is a runtime scalar that changes between steps.
+func (o SGD) Update(lr float32, w, g, v []float32) {
+	o.LR = lr
+	o.Step(w, g, v)
+}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/alexnetc/alexnetc/runtime/cpu"
-	"github.com/alexnetc/alexnetc/spec"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // Augment says how images become network inputs (paper §4.1).
@@ -31,18 +31,13 @@ type Augment struct {
 	// Mean selects what is subtracted from every pixel: nothing (none or
 	// ""), the mean image at the same position of the uncropped image
 	// (pixel, the paper's choice), or the channel's mean (channel).
-	Mean spec.MeanMode
+	Mean string // plan.MeanNone, plan.MeanPixel or plan.MeanChannel
 }
 
 // AugmentOf returns the augmentation a spec's [data] table asks for, with
-// the crop defaulting to the input's height.
-func AugmentOf(s *spec.Spec) Augment {
-	d := s.Data
-	crop := d.Crop
-	if crop == 0 {
-		crop = s.Input.Height
-	}
-	return Augment{Crop: crop, RandomCrop: d.RandomCrop, Flip: d.Flip, Lighting: d.PCALighting, Mean: d.Mean}
+// the crop the compiler filled in (the input's height unless [data] crop says otherwise).
+func AugmentOf(d plan.Data) Augment {
+	return Augment{Crop: d.Crop, RandomCrop: d.RandomCrop, Flip: d.Flip, Lighting: d.PCALighting, Mean: d.Mean}
 }
 
 // Options configure a Loader or an EvalLoader.
@@ -77,7 +72,7 @@ func newRenderer(set *Set, st *Stats, aug Augment) (*renderer, error) {
 	for p := range r.lut {
 		r.lut[p] = float32(p) / 255
 	}
-	needStats := aug.Lighting > 0 || (aug.Mean != spec.MeanNone && aug.Mean != "")
+	needStats := aug.Lighting > 0 || (aug.Mean != plan.MeanNone && aug.Mean != "")
 	if needStats {
 		if st == nil {
 			return nil, fmt.Errorf("data: mean %q and PCA lighting %g need the training set's Stats", aug.Mean, aug.Lighting)
@@ -90,10 +85,10 @@ func newRenderer(set *Set, st *Stats, aug Augment) (*renderer, error) {
 	plane := set.Size * set.Size
 	r.mean = make([]float32, set.ImageLen())
 	switch aug.Mean {
-	case spec.MeanNone, "":
-	case spec.MeanPixel:
+	case plan.MeanNone, "":
+	case plan.MeanPixel:
 		copy(r.mean, st.Mean)
-	case spec.MeanChannel:
+	case plan.MeanChannel:
 		for k := range r.mean {
 			r.mean[k] = st.ChannelMean[k/plane]
 		}

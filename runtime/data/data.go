@@ -47,7 +47,7 @@ import (
 
 	"golang.org/x/image/draw"
 
-	"github.com/alexnetc/alexnetc/spec"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // Set is an in-memory labelled image set. Image i occupies
@@ -183,7 +183,7 @@ func parallel(n, workers int, f func(lo, hi int)) {
 //     the images have no common size, so d.Resize must be set.
 //
 // workers ≤ 0 means GOMAXPROCS.
-func Load(d spec.Data, train bool, workers int) (*Set, error) {
+func Load(d plan.Data, train bool, workers int) (*Set, error) {
 	var (
 		s   *Set
 		err error

@@ -6,11 +6,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alexnetc/alexnetc/compiler"
 	"github.com/alexnetc/alexnetc/examples"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/spec"
 )
 
-func fashionSpec(t testing.TB) *spec.Spec {
+// fashionSpec is examples/fashion.toml compiled: what the data package
+// sees of a spec is the plan's.
+func fashionSpec(t testing.TB) *plan.Plan {
 	t.Helper()
 	src, err := examples.FS.ReadFile("fashion.toml")
 	if err != nil {
@@ -20,7 +24,11 @@ func fashionSpec(t testing.TB) *spec.Spec {
 	if len(diags) > 0 {
 		t.Fatalf("fashion.toml: %v", diags)
 	}
-	return s
+	p, err := compiler.CompileSpec(s, "", compiler.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func haveFashion(t testing.TB) {
@@ -31,15 +39,10 @@ func haveFashion(t testing.TB) {
 
 func TestAugmentOf(t *testing.T) {
 	s := fashionSpec(t)
-	aug := AugmentOf(s)
-	want := Augment{Crop: 28, RandomCrop: false, Flip: true, Mean: spec.MeanPixel}
+	aug := AugmentOf(s.Data)
+	want := Augment{Crop: 28, RandomCrop: false, Flip: true, Mean: plan.MeanPixel}
 	if aug != want {
 		t.Errorf("AugmentOf(fashion.toml) = %+v, want %+v", aug, want)
-	}
-	s.Data.Crop = 0
-	s.Input.Height = 24
-	if AugmentOf(s).Crop != 24 {
-		t.Error("crop 0 should mean the input's height")
 	}
 }
 
@@ -53,7 +56,7 @@ func TestLoadFashionTest(t *testing.T) {
 	if set.Len() != 10000 || set.Size != 28 || set.Channels != 1 || set.Classes[9] != "Ankle boot" {
 		t.Fatalf("%d images of %d×%d×%d", set.Len(), set.Channels, set.Size, set.Size)
 	}
-	e, err := NewEvalLoader(set, ComputeStats(set), AugmentOf(s), s.Eval.Views, Options{Batch: s.Train.Batch})
+	e, err := NewEvalLoader(set, ComputeStats(set), AugmentOf(s.Data), s.Eval.Views, Options{Batch: s.Batch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +73,7 @@ func TestLoadFolderAndErrors(t *testing.T) {
 			writeFile(t, filepath.Join(root, split, class, "1.png"), encodePNG(t, gradient(12, 9, 1, 1)))
 		}
 	}
-	d := spec.Data{Dataset: "folder", Path: root, Resize: 6}
+	d := plan.Data{Dataset: "folder", Path: root, Resize: 6}
 	for _, train := range []bool{true, false} {
 		set, err := Load(d, train, 2)
 		if err != nil || set.Len() != 2 || set.Size != 6 || set.Channels != 3 {
@@ -78,14 +81,14 @@ func TestLoadFolderAndErrors(t *testing.T) {
 		}
 	}
 	for _, c := range []struct {
-		d    spec.Data
+		d    plan.Data
 		want string
 	}{
-		{spec.Data{Dataset: "folder", Path: root}, "needs resize > 0"},
-		{spec.Data{Dataset: "folder"}, "needs a path"},
-		{spec.Data{Dataset: "cifar10"}, "needs a path"},
-		{spec.Data{Dataset: "mnist"}, `unknown dataset "mnist"`},
-		{spec.Data{Dataset: "fashion-mnist", Path: root}, "no such file"},
+		{plan.Data{Dataset: "folder", Path: root}, "needs resize > 0"},
+		{plan.Data{Dataset: "folder"}, "needs a path"},
+		{plan.Data{Dataset: "cifar10"}, "needs a path"},
+		{plan.Data{Dataset: "mnist"}, `unknown dataset "mnist"`},
+		{plan.Data{Dataset: "fashion-mnist", Path: root}, "no such file"},
 	} {
 		if _, err := Load(c.d, true, 1); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v, want …%s", c.d, err, c.want)
@@ -117,7 +120,7 @@ func BenchmarkFashionEpoch(b *testing.B) {
 	}
 	x, y := make([]float32, 128*28*28), make([]int32, 128)
 	for b.Loop() {
-		l, err := NewLoader(set, ComputeStats(set), AugmentOf(s), Options{Batch: 128, Seed: 1})
+		l, err := NewLoader(set, ComputeStats(set), AugmentOf(s.Data), Options{Batch: 128, Seed: 1})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -4,7 +4,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/alexnetc/alexnetc/spec"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 func TestViewOffset(t *testing.T) {
@@ -75,7 +75,7 @@ func TestEvalLoaderTenViews(t *testing.T) {
 func TestEvalLoaderCentre(t *testing.T) {
 	set := randomSet(4, 9, 3, 6)
 	st := ComputeStats(set)
-	e, err := NewEvalLoader(set, st, Augment{Crop: 4, Lighting: 0.5, Mean: spec.MeanPixel}, 1, Options{Batch: 4})
+	e, err := NewEvalLoader(set, st, Augment{Crop: 4, Lighting: 0.5, Mean: plan.MeanPixel}, 1, Options{Batch: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexnetc/alexnetc/spec"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // coordSet returns n images of c×s×s (s ≤ 8, c ≤ 4) whose pixel (ch, y, x)
@@ -94,7 +94,7 @@ func sameBatches(t *testing.T, what string, a, b []batchRec) {
 func TestLoaderDeterminismAndSeek(t *testing.T) {
 	set := randomSet(5, 300, 3, 10)
 	st := ComputeStats(set)
-	aug := Augment{Crop: 8, RandomCrop: true, Flip: true, Lighting: 0.1, Mean: spec.MeanPixel}
+	aug := Augment{Crop: 8, RandomCrop: true, Flip: true, Lighting: 0.1, Mean: plan.MeanPixel}
 	mk := func(workers, ahead int) *Loader {
 		l, err := NewLoader(set, st, aug, Options{Batch: 32, Seed: 42, Workers: workers, Ahead: ahead})
 		if err != nil {
@@ -231,7 +231,7 @@ func TestLoaderMeanSubtraction(t *testing.T) {
 	set := randomSet(7, n, 3, S)
 	st := ComputeStats(set)
 	row := 3 * S * S
-	for _, mode := range []spec.MeanMode{spec.MeanPixel, spec.MeanChannel} {
+	for _, mode := range []string{plan.MeanPixel, plan.MeanChannel} {
 		l, err := NewLoader(set, st, Augment{Mean: mode}, Options{Batch: batch, Seed: 3})
 		if err != nil {
 			t.Fatal(err)
@@ -248,7 +248,7 @@ func TestLoaderMeanSubtraction(t *testing.T) {
 			ch := 0.0
 			for k := c * S * S; k < (c+1)*S*S; k++ {
 				ch += sum[k] / (S * S)
-				if mode == spec.MeanPixel && math.Abs(sum[k]) > 1e-5 {
+				if mode == plan.MeanPixel && math.Abs(sum[k]) > 1e-5 {
 					t.Fatalf("pixel mean: training-set mean at %d is %v after subtraction", k, sum[k])
 				}
 			}
@@ -271,11 +271,11 @@ func TestLoaderErrors(t *testing.T) {
 		{Augment{Crop: 9}, nil, 4, "crop 9 does not fit the set's 8×8 images"},
 		{Augment{}, nil, 11, "10 images do not fill one batch of 11"},
 		{Augment{}, nil, 0, "batch size 0 must be positive"},
-		{Augment{Mean: spec.MeanPixel}, nil, 4, "need the training set's Stats"},
+		{Augment{Mean: plan.MeanPixel}, nil, 4, "need the training set's Stats"},
 		{Augment{Lighting: 0.1}, nil, 4, "need the training set's Stats"},
 		{Augment{Lighting: -1}, st, 4, "σ -1 is negative"},
 		{Augment{Mean: "median"}, st, 4, `unknown mean mode "median"`},
-		{Augment{Mean: spec.MeanPixel}, ComputeStats(coordSet(2, 1, 6)), 4, "Stats are of 1×6×6 images, the set's are 1×8×8"},
+		{Augment{Mean: plan.MeanPixel}, ComputeStats(coordSet(2, 1, 6)), 4, "Stats are of 1×6×6 images, the set's are 1×8×8"},
 	}
 	for _, c := range cases {
 		_, err := NewLoader(set, c.st, c.aug, Options{Batch: c.batch})

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/alexnetc/alexnetc/runtime/cpu"
-	"github.com/alexnetc/alexnetc/spec"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // reconstruct returns Σᵢ λᵢ pᵢ pᵢᵀ.
@@ -183,7 +183,7 @@ func TestPCALightingStatistics(t *testing.T) {
 	)
 	set := randomSet(2, n, 3, S)
 	st := ComputeStats(set)
-	aug := Augment{Crop: S, RandomCrop: true, Flip: true, Mean: spec.MeanPixel}
+	aug := Augment{Crop: S, RandomCrop: true, Flip: true, Mean: plan.MeanPixel}
 	plain, err := NewLoader(set, st, aug, Options{Batch: batch, Seed: 9, Workers: 2})
 	if err != nil {
 		t.Fatal(err)

@@ -1,15 +1,19 @@
 // Package engine runs a plan on the CPU: one arena per device as the memory
 // plan lays it out, the steps in order, copies between devices as copies.
-// It is what `alexnetc train` runs when it has no generated package; the
+// It is the CPU backend of `alexnetc train`, eval, predict and bench; the
 // generated Go code makes the same calls with the sizes written out.
+//
+// The engine knows no kind of step: each step's call is the op table's
+// CPUCall (runtime/plan), a runtime/cpu type built from the step's
+// attributes and one of its methods, bound once to the arenas' views of the
+// step's buffers.
 package engine
 
 import (
 	"fmt"
 
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
 	"github.com/alexnetc/alexnetc/runtime/cpu"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // Engine holds a plan's memory and runs its programs.
@@ -23,6 +27,8 @@ type Engine struct {
 	// fused[prog]: the LRN and pooling steps of the program that run as
 	// one cpu.LRNMaxPool (plan.FusedLRNPool), worked out on its first run.
 	fused map[plan.Program][]int
+	calls [2][]func() // each program's bound step calls, made on its first run
+	pairs map[[2]*plan.Step]func()
 }
 
 // New allocates the arenas of a plan. Every buffer starts at zero.
@@ -48,16 +54,16 @@ func (e *Engine) I32(prog plan.Program, name string) []int32 {
 	return e.Arenas[b.Device].I32(e.offset(prog, b), b.Elems())
 }
 
-func (e *Engine) buffer(name string) *lower.Buffer {
-	b := e.Plan.Graph.Buffer(name)
+func (e *Engine) buffer(name string) *plan.Buffer {
+	b := e.Plan.Buffer(name)
 	if b == nil {
 		panic(fmt.Sprintf("engine: no buffer %q", name))
 	}
 	return b
 }
 
-func (e *Engine) offset(prog plan.Program, b *lower.Buffer) int64 {
-	off := e.Plan.Offset(prog, b)
+func (e *Engine) offset(prog plan.Program, b *plan.Buffer) int64 {
+	off := b.Offset[prog]
 	if off < 0 {
 		panic(fmt.Sprintf("engine: program %s does not use buffer %s", prog, b.Name))
 	}
@@ -78,9 +84,10 @@ func (e *Engine) Run(prog plan.Program) { e.RunTimed(prog, nil) }
 // before the pair runs, and the pooling step right after it: the pair's
 // time is the pooling's. At the pooling's own place nothing runs, and lap
 // is not called.
-func (e *Engine) RunTimed(prog plan.Program, lap func(*lower.Step)) {
+func (e *Engine) RunTimed(prog plan.Program, lap func(*plan.Step)) {
 	e.fresh = false
-	steps := prog.Steps(e.Plan.Graph)
+	steps := e.Plan.Steps[prog]
+	calls := e.bound(prog)
 	pair := e.Fused(prog)
 	for i, s := range steps {
 		switch j := pair[i]; {
@@ -93,12 +100,39 @@ func (e *Engine) RunTimed(prog plan.Program, lap func(*lower.Step)) {
 		case j >= 0:
 			continue // the pooling of a pair, already done
 		default:
-			e.step(prog, s)
+			calls[i]()
 		}
 		if lap != nil {
 			lap(s)
 		}
 	}
+}
+
+// bound returns the program's step calls, binding them on first use. A
+// plan that passed plan.Verify binds; one that does not is a bug of ours.
+func (e *Engine) bound(prog plan.Program) []func() {
+	if e.calls[prog] == nil {
+		calls, err := e.Bind(prog)
+		if err != nil {
+			panic(err)
+		}
+		e.calls[prog] = calls
+	}
+	return e.calls[prog]
+}
+
+// Bind binds every step of a program to its CPU kernel: what Run does on
+// its first run. It reports a step the CPU cannot run.
+func (e *Engine) Bind(prog plan.Program) ([]func(), error) {
+	var calls []func()
+	for i, s := range e.Plan.Steps[prog] {
+		c, err := e.bind(prog, s)
+		if err != nil {
+			return nil, fmt.Errorf("%s step %d: %w", prog, i, err)
+		}
+		calls = append(calls, c)
+	}
+	return calls, nil
 }
 
 // Fused returns plan.FusedLRNPool of a program: the LRN and
@@ -113,90 +147,46 @@ func (e *Engine) Fused(prog plan.Program) []int {
 }
 
 // lrnPool runs an LRN step and the max pooling step after it as one pass.
-func (e *Engine) lrnPool(prog plan.Program, lrn, pool *lower.Step) {
-	x, y, arg := lrn.Arg("x"), pool.Arg("y"), pool.Arg("argmax")
-	f := cpu.LRNMaxPool{LRN: lrn.Params.(cpu.LRN), Pool: pool.Params.(cpu.MaxPool)}
-	f.Forward(e.Arenas[x.Device].F32(e.Plan.Offset(prog, x), x.Elems()),
-		e.Arenas[y.Device].F32(e.Plan.Offset(prog, y), y.Elems()),
-		e.Arenas[arg.Device].I32(e.Plan.Offset(prog, arg), arg.Elems()))
-}
-
-func (e *Engine) step(prog plan.Program, s *lower.Step) {
-	f := func(name string) []float32 {
-		b := s.Arg(name)
-		if b == nil {
-			return nil
+func (e *Engine) lrnPool(prog plan.Program, lrn, pool *plan.Step) {
+	key := [2]*plan.Step{lrn, pool}
+	f, ok := e.pairs[key]
+	if !ok {
+		l, err := CPUKernel(lrn)
+		if err != nil {
+			panic(err)
 		}
-		return e.Arenas[b.Device].F32(e.Plan.Offset(prog, b), b.Elems())
+		q, err := CPUKernel(pool)
+		if err != nil {
+			panic(err)
+		}
+		x, y, arg := lrn.Arg("x"), pool.Arg("y"), pool.Arg("argmax")
+		lp := cpu.LRNMaxPool{LRN: l.(cpu.LRN), Pool: q.(cpu.MaxPool)}
+		xs := e.Arenas[x.Device].F32(e.offset(prog, x), x.Elems())
+		ys := e.Arenas[y.Device].F32(e.offset(prog, y), y.Elems())
+		as := e.Arenas[arg.Device].I32(e.offset(prog, arg), arg.Elems())
+		f = func() { lp.Forward(xs, ys, as) }
+		if e.pairs == nil {
+			e.pairs = map[[2]*plan.Step]func(){}
+		}
+		e.pairs[key] = f
 	}
-	i32 := func(name string) []int32 {
-		b := s.Arg(name)
-		return e.Arenas[b.Device].I32(e.Plan.Offset(prog, b), b.Elems())
-	}
-	u8 := func(name string) []uint8 {
-		b := s.Arg(name)
-		return e.Arenas[b.Device].U8(e.Plan.Offset(prog, b), b.Elems())
-	}
-	switch s.Kernel {
-	case lower.ConvForward:
-		s.Params.(cpu.Conv).Forward(f("x"), f("w"), f("b"), f("y"), f("scratch"))
-	case lower.ConvBackward:
-		s.Params.(cpu.Conv).Backward(f("x"), f("w"), f("y"), f("dy"), f("dx"), f("dw"), f("db"), f("scratch"))
-	case lower.FCForward:
-		s.Params.(cpu.FC).Forward(f("x"), f("w"), f("b"), f("y"))
-	case lower.FCBackward:
-		s.Params.(cpu.FC).Backward(f("x"), f("w"), f("y"), f("dy"), f("dx"), f("dw"), f("db"), f("scratch"))
-	case lower.LRNForward:
-		s.Params.(cpu.LRN).Forward(f("x"), f("y"))
-	case lower.LRNBackward:
-		s.Params.(cpu.LRN).Backward(f("x"), f("dy"), f("dx"), f("scratch"))
-	case lower.MaxPoolForward:
-		s.Params.(cpu.MaxPool).Forward(f("x"), f("y"), i32("argmax"))
-	case lower.MaxPoolBackward:
-		s.Params.(cpu.MaxPool).Backward(i32("argmax"), f("dy"), f("dx"))
-	case lower.AvgPoolForward:
-		s.Params.(cpu.AvgPool).Forward(f("x"), f("y"))
-	case lower.AvgPoolBackward:
-		s.Params.(cpu.AvgPool).Backward(f("dy"), f("dx"))
-	case lower.DropoutTrain:
-		s.Params.(cpu.Dropout).Train(e.RNGs[s.Device], f("x"), f("y"), u8("mask"))
-	case lower.DropoutTest:
-		s.Params.(cpu.Dropout).Test(f("x"), f("y"))
-	case lower.DropoutBackward:
-		s.Params.(cpu.Dropout).Backward(u8("mask"), f("dy"), f("dx"))
-	case lower.Softmax:
-		s.Params.(cpu.SoftmaxLoss).Softmax(f("logits"), f("prob"))
-	case lower.SoftmaxLoss:
-		e.Loss = s.Params.(cpu.SoftmaxLoss).Loss(f("logits"), i32("labels"), f("prob"))
-		f("loss")[0] = float32(e.Loss)
-	case lower.SoftmaxBackward:
-		s.Params.(cpu.SoftmaxLoss).Backward(f("prob"), i32("labels"), f("dlogits"))
-	case lower.Copy:
-		s.Params.(cpu.ChannelCopy).Copy(f("src"), f("dst"))
-	case lower.Add:
-		s.Params.(cpu.ChannelCopy).Add(f("src"), f("dst"))
-	case lower.SGDUpdate:
-		sgd := s.Params.(cpu.SGD)
-		sgd.LR = e.LR
-		sgd.Step(f("w"), f("g"), f("v"))
-	default:
-		panic(fmt.Sprintf("engine: no CPU kernel for %s", s.Kernel))
-	}
+	f()
 }
 
 // Uses reports whether the program uses the named buffer.
 func (e *Engine) Uses(prog plan.Program, name string) bool {
-	b := e.Plan.Graph.Buffer(name)
-	return b != nil && e.Plan.Offset(prog, b) >= 0
+	b := e.Plan.Buffer(name)
+	return b != nil && b.Offset[prog] >= 0
 }
 
 // RunChecked runs a program step by step, calling after each step until it
 // returns false: to find where values first go wrong. Every step runs on
 // its own, fused ones too, so that after sees each step's outputs.
-func (e *Engine) RunChecked(prog plan.Program, after func(*lower.Step) bool) {
+func (e *Engine) RunChecked(prog plan.Program, after func(*plan.Step) bool) {
 	e.fresh = false
-	for _, s := range prog.Steps(e.Plan.Graph) {
-		e.step(prog, s)
+	calls := e.bound(prog)
+	for i, s := range e.Plan.Steps[prog] {
+		calls[i]()
 		if !after(s) {
 			return
 		}

@@ -5,11 +5,11 @@ import (
 	"os"
 	"testing"
 
+	"github.com/alexnetc/alexnetc/compiler"
 	"github.com/alexnetc/alexnetc/compiler/check"
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
 	"github.com/alexnetc/alexnetc/runtime/cpu"
 	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/spec"
 )
 
@@ -37,17 +37,17 @@ func network(t *testing.T, path, variant string) *check.Network {
 
 func build(t *testing.T, n *check.Network, batch int, single bool) *engine.Engine {
 	t.Helper()
-	g, err := lower.Lower(n, lower.Options{Batch: batch, SingleDevice: single})
+	p, err := compiler.Compile(n, compiler.Options{Batch: batch, SingleDevice: single})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return engine.New(plan.Build(g), 7)
+	return engine.New(p, 7)
 }
 
 // fill gives both engines the same weights, images and labels.
 func fill(e *engine.Engine, seed uint64) {
 	rng := cpu.NewRNG(seed, 1)
-	g := e.Plan.Graph
+	g := e.Plan
 	for _, b := range g.Params() {
 		w := e.F32(plan.Train, b.Name)
 		for i := range w {
@@ -65,7 +65,7 @@ func fill(e *engine.Engine, seed uint64) {
 		}
 		labels := e.I32(prog, "labels")
 		for i := range labels {
-			labels[i] = int32(i % g.Net.Layers[len(g.Net.Layers)-1].Out.C)
+			labels[i] = int32(i % g.Model.Classes)
 		}
 	}
 }
@@ -115,7 +115,7 @@ func TestTwoDevicesMatchOne(t *testing.T) {
 		if two.Loss != one.Loss || math.IsNaN(two.Loss) {
 			t.Errorf("%s: loss %v on two devices, %v on one", tc.file, two.Loss, one.Loss)
 		}
-		for _, b := range two.Plan.Graph.Params() {
+		for _, b := range two.Plan.Params() {
 			d := maxDiff(t, b.Name, two.F32(plan.Train, b.Name+".grad"), one.F32(plan.Train, b.Name+".grad"))
 			if d > 1e-6 {
 				t.Errorf("%s: gradient of %s differs by %g", tc.file, b.Name, d)
@@ -129,12 +129,12 @@ func TestTwoDevicesMatchOne(t *testing.T) {
 // parts (and the image, which every GPU needs).
 func TestTransfersWhereTheSpecCrosses(t *testing.T) {
 	n := network(t, "../../examples/alexnet.toml", "")
-	g, err := lower.Lower(n, lower.Options{Batch: 2})
+	p, err := compiler.Compile(n, compiler.Options{Batch: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	crossing := map[string]bool{}
-	for _, s := range g.Infer {
+	for _, s := range p.Steps[plan.Infer] {
 		if _, ok := s.Transfer(); ok {
 			crossing[s.Layer] = true
 		}
@@ -196,7 +196,7 @@ func TestFusedLRNPoolMatchesSteps(t *testing.T) {
 				t.Fatalf("%s: the %s program fuses no LRN and pooling", tc.file, prog)
 			}
 		}
-		all := func(*lower.Step) bool { return true }
+		all := func(*plan.Step) bool { return true }
 		for _, prog := range plan.Programs {
 			fill(fusedRun, 1)
 			fill(stepRun, 1)
@@ -211,7 +211,7 @@ func TestFusedLRNPoolMatchesSteps(t *testing.T) {
 			if fusedRun.Loss != stepRun.Loss {
 				t.Errorf("%s: loss %v fused, %v step by step", tc.file, fusedRun.Loss, stepRun.Loss)
 			}
-			for _, b := range fusedRun.Plan.Graph.Params() {
+			for _, b := range fusedRun.Plan.Params() {
 				if d := maxDiff(t, b.Name, fusedRun.F32(prog, b.Name+".grad"), stepRun.F32(prog, b.Name+".grad")); d != 0 {
 					t.Errorf("%s: gradient of %s differs by %g", tc.file, b.Name, d)
 				}

@@ -4,8 +4,8 @@ import (
 	"math"
 	"testing"
 
-	"github.com/alexnetc/alexnetc/compiler/plan"
 	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // TestFiniteDifferencesAcrossGPUs checks the whole two-device training
@@ -59,7 +59,7 @@ func TestFiniteDifferencesAcrossGPUs(t *testing.T) {
 var saved = map[string][]float32{}
 
 func saveWeights(e *engine.Engine) {
-	for _, b := range e.Plan.Graph.Params() {
+	for _, b := range e.Plan.Params() {
 		saved[b.Name] = append([]float32(nil), e.F32(plan.Train, b.Name)...)
 	}
 }

@@ -7,10 +7,10 @@ import (
 	"os"
 	"testing"
 
+	"github.com/alexnetc/alexnetc/compiler"
 	"github.com/alexnetc/alexnetc/compiler/check"
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
 	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/runtime/safetensors"
 )
 
@@ -98,18 +98,18 @@ func compareWithTorch(t *testing.T, path string, n *check.Network, train, keepAl
 	}
 	x := get("x")
 	xt, _ := ref.Get("x")
-	g, err := lower.Lower(n, lower.Options{Batch: xt.Shape[0]})
+	p, err := compiler.Compile(n, compiler.Options{Batch: xt.Shape[0], KeepAll: keepAll})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Keep every layer's output for the comparison; the gradients are
 	// checked under the real plan too, in TestMatchesPyTorchReusingMemory.
-	e := engine.New(plan.BuildWith(g, plan.Options{KeepAll: keepAll}), 1)
+	e := engine.New(p, 1)
 	prog := plan.Infer
 	if train {
 		prog = plan.Train
 	}
-	for _, b := range g.Params() {
+	for _, b := range p.Params() {
 		if err := ref.Float32Into(b.Name, b.Shape, e.F32(prog, b.Name)); err != nil {
 			t.Fatal(err)
 		}
@@ -162,10 +162,10 @@ func compareWithTorch(t *testing.T, path string, n *check.Network, train, keepAl
 	}
 	if keepAll {
 		for _, l := range n.Layers[:len(n.Layers)-1] {
-			compare("output of "+l.Name, gatherParts(e, g, l), get("out."+l.Name))
+			compare("output of "+l.Name, gatherParts(e, p, l), get("out."+l.Name))
 		}
 	}
-	for _, b := range g.Params() {
+	for _, b := range p.Params() {
 		compare("gradient of "+b.Name, e.F32(prog, b.Name+".grad"), get("grad."+b.Name))
 	}
 	return worst
@@ -173,7 +173,7 @@ func compareWithTorch(t *testing.T, path string, n *check.Network, train, keepAl
 
 // gatherParts puts a layer's parts side by side along the channels, as the
 // reference stores the layer's whole output.
-func gatherParts(e *engine.Engine, g *lower.Graph, l *check.Layer) []float32 {
+func gatherParts(e *engine.Engine, g *plan.Plan, l *check.Layer) []float32 {
 	hw := l.Out.H * l.Out.W
 	out := make([]float32, g.Batch*l.Out.C*hw)
 	for _, p := range l.Parts {

@@ -434,7 +434,7 @@ var Kernels = []*KernelDef{
 	{Name: SGDUpdate, Doc: "v ← momentum·v − weight_decay·lr·w − lr·g; w ← w + v (§5)", Backward: true,
 		Params: []Param{lrArg, {Name: "w", Role: WeightArg, Access: ReadWrite}, {Name: "g", Role: WeightGradArg, Access: Read},
 			{Name: "v", Role: MomentumArg, Access: ReadWrite}}, Attrs: sgdAttrs,
-		CPU:  CPUCall{Type: "SGD", Method: "Step"},
+		CPU:  CPUCall{Type: "SGD", Method: "Update"},
 		CUDA: sgdLaunches},
 }
 

@@ -12,10 +12,9 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
 	"github.com/alexnetc/alexnetc/runtime/data"
 	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/runtime/safetensors"
 )
 
@@ -49,10 +48,10 @@ const checkpointFormat = "alexnetc-checkpoint-1"
 
 // persistent lists what a checkpoint stores: every weight and bias and its
 // momentum, in the graph's order.
-func persistent(g *lower.Graph) []*lower.Buffer {
-	var out []*lower.Buffer
+func persistent(g *plan.Plan) []*plan.Buffer {
+	var out []*plan.Buffer
 	for _, b := range g.Buffers {
-		if b.Role == lower.Weight || b.Role == lower.Bias || b.Role == lower.Momentum {
+		if b.Role == plan.Weight || b.Role == plan.Bias || b.Role == plan.Momentum {
 			out = append(out, b)
 		}
 	}
@@ -72,7 +71,7 @@ func SaveCheckpoint(path string, e *engine.Engine, st *State) error {
 		st.RNG = append(st.RNG, b)
 	}
 	f := &safetensors.File{Metadata: map[string]string{"format": checkpointFormat}}
-	for _, b := range persistent(e.Plan.Graph) {
+	for _, b := range persistent(e.Plan) {
 		f.Tensors = append(f.Tensors, safetensors.FromFloat32(b.Name, b.Shape, e.F32(plan.Train, b.Name)))
 	}
 	state, err := json.Marshal(st)
@@ -159,9 +158,9 @@ func LoadCheckpoint(path string, e *engine.Engine) (*State, error) {
 	if err := json.Unmarshal([]byte(f.Metadata["state"]), &st); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: bad state: %w", path, err)
 	}
-	g := e.Plan.Graph
-	if st.Network != g.Net.Name || st.Variant != g.Net.Variant {
-		return nil, fmt.Errorf("checkpoint %s is of network %q variant %q, not %q variant %q", path, st.Network, st.Variant, g.Net.Name, g.Net.Variant)
+	g := e.Plan
+	if st.Network != g.Network || st.Variant != g.Variant {
+		return nil, fmt.Errorf("checkpoint %s is of network %q variant %q, not %q variant %q", path, st.Network, st.Variant, g.Network, g.Variant)
 	}
 	for _, b := range persistent(g) {
 		if err := f.Float32Into(b.Name, b.Shape, e.F32(plan.Train, b.Name)); err != nil {
@@ -188,7 +187,7 @@ func SaveWeights(path string, e *engine.Engine, meta map[string]string, stats *d
 	for k, v := range meta {
 		f.Metadata[k] = v
 	}
-	for _, b := range e.Plan.Graph.Params() {
+	for _, b := range e.Plan.Params() {
 		f.Tensors = append(f.Tensors, safetensors.FromFloat32(b.Name, b.Shape, e.F32(plan.Train, b.Name)))
 	}
 	if stats != nil {
@@ -227,7 +226,7 @@ func LoadWeights(path string, e *engine.Engine) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	for _, b := range e.Plan.Graph.Params() {
+	for _, b := range e.Plan.Params() {
 		if err := f.Float32Into(b.Name, b.Shape, e.F32(plan.Train, b.Name)); err != nil {
 			return nil, fmt.Errorf("%s does not fit this network: %w", path, err)
 		}

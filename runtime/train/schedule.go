@@ -7,12 +7,12 @@ package train
 import (
 	"fmt"
 
-	"github.com/alexnetc/alexnetc/spec/expr"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // Schedule is the learning rate and the state that decides its changes.
 type Schedule struct {
-	Rule  *expr.Schedule
+	Rule  plan.Schedule
 	LR    float64 // the rate of the coming epoch
 	Best  float64 // the lowest validation error so far (plateau)
 	Stale int     // epochs since Best last improved (plateau)
@@ -20,7 +20,7 @@ type Schedule struct {
 }
 
 // NewSchedule starts a schedule at the initial rate.
-func NewSchedule(rule *expr.Schedule, lr float64) *Schedule {
+func NewSchedule(rule plan.Schedule, lr float64) *Schedule {
 	return &Schedule{Rule: rule, LR: lr, Best: 2}
 }
 
@@ -34,7 +34,7 @@ func NewSchedule(rule *expr.Schedule, lr float64) *Schedule {
 func (s *Schedule) EndEpoch(epoch int, valErr float64) string {
 	r := s.Rule
 	switch r.Kind {
-	case expr.Plateau:
+	case plan.Plateau:
 		if valErr < s.Best {
 			s.Best, s.Stale = valErr, 0
 			return ""
@@ -45,7 +45,7 @@ func (s *Schedule) EndEpoch(epoch int, valErr float64) string {
 		}
 		s.Stale = 0
 		return s.drop(fmt.Sprintf("validation error %.4f has not improved on %.4f for %d epoch(s)", valErr, s.Best, r.Patience))
-	case expr.Steps:
+	case plan.StepSchedule:
 		for _, at := range r.At {
 			if at == epoch {
 				return s.drop(fmt.Sprintf("epoch %d is a step of the schedule", epoch))

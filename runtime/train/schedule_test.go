@@ -3,17 +3,19 @@ package train
 import (
 	"testing"
 
+	"github.com/alexnetc/alexnetc/compiler"
 	"github.com/alexnetc/alexnetc/diag"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/spec/expr"
 )
 
-func rule(t *testing.T, text string) *expr.Schedule {
+func rule(t *testing.T, text string) plan.Schedule {
 	t.Helper()
 	s, errs := expr.ParseSchedule(text, diag.Pos{}, nil)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	return s
+	return compiler.Schedule(s)
 }
 
 // TestPlateau follows the paper's rule: divide by 10 when the validation

@@ -14,19 +14,22 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
 	"github.com/alexnetc/alexnetc/runtime/data"
 	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // Config is one training run.
 type Config struct {
 	Plan        *plan.Plan
 	Train, Test *data.Set
-	Epochs      int    // 0 takes [train] epochs
-	Out         string // the folder for checkpoints, weights, metrics and curves
-	Resume      bool   // continue from Out/checkpoint.safetensors if it exists
+	Epochs      int // 0 takes [train] epochs
+	// MaxSteps stops the run after that many training steps in all
+	// (counted across resumes), with a checkpoint and the weights saved and
+	// every step's loss logged; 0 runs every epoch.
+	MaxSteps int
+	Out      string // the folder for checkpoints, weights, metrics and curves
+	Resume   bool   // continue from Out/checkpoint.safetensors if it exists
 
 	// CheckpointEvery saves a checkpoint every that many steps, besides the
 	// one at the end of every epoch; 0 saves only per epoch.
@@ -65,21 +68,19 @@ const (
 // Run trains the network. Cancelling ctx saves a checkpoint and returns
 // ErrInterrupted.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	g := cfg.Plan.Graph
-	net := g.Net
-	sp := net.Spec
+	g := cfg.Plan
 	epochs := cfg.Epochs
 	if epochs == 0 {
-		epochs = sp.Train.Epochs
+		epochs = g.Train.Epochs
 	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, err
 	}
-	seed := uint64(sp.Train.Seed)
+	seed := g.Train.Seed
 	e := engine.New(cfg.Plan, seed)
 	e.Init(seed)
 	stats := data.ComputeStats(cfg.Train)
-	aug := data.AugmentOf(sp)
+	aug := data.AugmentOf(g.Data)
 	loader, err := data.NewLoader(cfg.Train, stats, aug, data.Options{Batch: g.Batch, Seed: seed, Workers: cfg.Workers})
 	if err != nil {
 		return nil, err
@@ -87,14 +88,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer loader.Close()
 	evalAug := aug
 	evalAug.RandomCrop, evalAug.Flip, evalAug.Lighting = false, false, 0
-	evaluator, err := data.NewEvalLoader(cfg.Test, stats, evalAug, sp.Eval.Views, data.Options{Batch: g.Batch, Workers: cfg.Workers})
+	evaluator, err := data.NewEvalLoader(cfg.Test, stats, evalAug, g.Eval.Views, data.Options{Batch: g.Batch, Workers: cfg.Workers})
 	if err != nil {
 		return nil, err
 	}
 	defer evaluator.Close()
 
-	sched := NewSchedule(sp.Train.Schedule, sp.Train.LR)
-	st := &State{Network: net.Name, Variant: net.Variant, Seed: seed}
+	sched := NewSchedule(g.Train.Schedule, g.Train.LR)
+	st := &State{Network: g.Network, Variant: g.Variant, Seed: seed}
 	ckpt := filepath.Join(cfg.Out, CheckpointFile)
 	if cfg.Resume {
 		loaded, err := LoadCheckpoint(ckpt, e)
@@ -114,13 +115,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return SaveCheckpoint(ckpt, e, st)
 	}
 
-	x := e.F32(plan.Train, "data")
-	labels := e.I32(plan.Train, "labels")
-	prob := e.F32(plan.Train, net.Layers[len(net.Layers)-1].Name+".out")
-	classes := net.Layers[len(net.Layers)-1].Out.C
+	x := e.F32(plan.Train, g.Model.Input)
+	labels := e.I32(plan.Train, g.Model.Labels)
+	prob := e.F32(plan.Train, g.Model.Probabilities)
+	classes := g.Model.Classes
 	bpe := loader.BatchesPerEpoch()
 	start := time.Now()
-	for st.Epoch < epochs {
+	stopped := false
+	for st.Epoch < epochs && !stopped {
 		loader.Seek(st.Epoch, st.Batch)
 		bar := newProgress(cfg, st.Epoch+1, epochs, bpe)
 		for st.Batch < bpe {
@@ -143,6 +145,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			if cfg.OnStep != nil {
 				cfg.OnStep(st.Step, elapsed, e.Loss, float64(errs)/float64(g.Batch))
 			}
+			if cfg.MaxSteps > 0 {
+				fmt.Fprintf(cfg.Log, "step %d: loss %.9g\n", st.Step, e.Loss)
+				if st.Step >= cfg.MaxSteps {
+					stopped = true
+					break
+				}
+			}
 			if cfg.CheckpointEvery > 0 && st.Step%cfg.CheckpointEvery == 0 && st.Batch < bpe {
 				st.Seconds = elapsed
 				start = time.Now()
@@ -163,6 +172,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		bar.finish()
 		st.Seconds += time.Since(start).Seconds()
+		if stopped {
+			start = time.Now()
+			fmt.Fprintf(cfg.Log, "stopped after %d step(s) (--max-steps), in epoch %d at batch %d of %d\n", st.Step, st.Epoch+1, st.Batch, bpe)
+			if err := save(); err != nil {
+				return nil, err
+			}
+			break
+		}
 		rep := EpochReport{Epoch: st.Epoch + 1, Step: st.Step, LR: sched.LR,
 			TrainLoss:  st.EpochLoss / float64(max(st.Batch, 1)),
 			TrainError: float64(st.EpochErrors) / float64(max(st.EpochImages, 1)),
@@ -170,7 +187,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		rep.ValLoss, rep.ValTop1, rep.ValTop5 = Evaluate(e, evaluator, classes)
 		st.History = append(st.History, rep)
 		fmt.Fprintf(cfg.Log, "epoch %d/%d: loss %.4f, training error %.2f%%, test error %.2f%% top-1, %.2f%% top-5 (%d view(s)), %.0f images/s, %s\n",
-			rep.Epoch, epochs, rep.TrainLoss, 100*rep.TrainError, 100*rep.ValTop1, 100*rep.ValTop5, sp.Eval.Views, rep.ImagesPerS, duration(rep.Seconds))
+			rep.Epoch, epochs, rep.TrainLoss, 100*rep.TrainError, 100*rep.ValTop1, 100*rep.ValTop5, g.Eval.Views, rep.ImagesPerS, duration(rep.Seconds))
 		if msg := sched.EndEpoch(rep.Epoch, rep.ValTop1); msg != "" {
 			fmt.Fprintln(cfg.Log, msg)
 		}
@@ -180,11 +197,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err := save(); err != nil {
 			return nil, err
 		}
-		if err := writeReports(cfg.Out, st.History, net.Name); err != nil {
+		if err := writeReports(cfg.Out, st.History, g.Network); err != nil {
 			return nil, err
 		}
 	}
-	meta := map[string]string{"network": net.Name, "variant": net.Variant, "format": "alexnetc"}
+	meta := map[string]string{"network": g.Network, "variant": g.Variant, "format": "alexnetc"}
 	if err := SaveWeights(filepath.Join(cfg.Out, WeightsFile), e, meta, stats, cfg.Train.Classes); err != nil {
 		return nil, err
 	}
@@ -195,9 +212,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // mean loss and the top-1 and top-5 errors, the softmax averaged over each
 // image's views.
 func Evaluate(e *engine.Engine, ev *data.EvalLoader, classes int) (loss, top1, top5 float64) {
-	g := e.Plan.Graph
-	x := e.F32(plan.Infer, "data")
-	prob := e.F32(plan.Infer, g.Net.Layers[len(g.Net.Layers)-1].Name+".out")
+	g := e.Plan
+	x := e.F32(plan.Infer, g.Model.Input)
+	prob := e.F32(plan.Infer, g.Model.Probabilities)
 	labels := make([]int32, g.Batch)
 	score := data.NewScore(classes, ev.Views())
 	ev.Reset()
@@ -234,9 +251,9 @@ func diverged(e *engine.Engine, st *State, lr float64) error {
 	where := "no layer's weights or outputs (the loss itself overflowed)"
 	// The update has already spread the damage to the weights; the first
 	// layer whose weights or output are not finite is where it entered.
-	e.RunChecked(plan.Infer, func(s *lower.Step) bool {
+	e.RunChecked(plan.Infer, func(s *plan.Step) bool {
 		for _, a := range s.Args {
-			if a.Buf.DType == lower.F32 && a.Buf.Role != lower.Scratch && !finite(e.F32(plan.Infer, a.Buf.Name)) {
+			if a.Buf.DType == plan.F32 && a.Buf.Role != plan.Scratch && !finite(e.F32(plan.Infer, a.Buf.Name)) {
 				where = fmt.Sprintf("layer %s (%s %s)", s.Layer, a.Buf.Role, a.Buf.Name)
 				return false
 			}
@@ -309,7 +326,7 @@ func newProgress(cfg Config, epoch, epochs, batches int) *progress {
 func (p *progress) step(st *State, elapsed float64) {
 	loss := st.EpochLoss / float64(max(st.Batch, 1))
 	errRate := 100 * float64(st.EpochErrors) / float64(max(st.EpochImages, 1))
-	rate := float64(st.Step*p.cfg.Plan.Graph.Batch) / max(elapsed, 1e-9)
+	rate := float64(st.Step*p.cfg.Plan.Batch) / max(elapsed, 1e-9)
 	if p.bar != nil {
 		p.bar.Describe(fmt.Sprintf("epoch %d/%d loss %.3f err %.1f%% %.0f img/s", p.epoch, p.of, loss, errRate, rate))
 		p.bar.Set(st.Batch)

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alexnetc/alexnetc/compiler"
 	"github.com/alexnetc/alexnetc/compiler/check"
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
 	"github.com/alexnetc/alexnetc/runtime/data"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/spec"
 )
 
@@ -55,11 +55,11 @@ func fashionPlan(t *testing.T, patch string, batch int) *plan.Plan {
 	if len(diags) > 0 {
 		t.Fatal(diags)
 	}
-	g, err := lower.Lower(n, lower.Options{Batch: batch})
+	p, err := compiler.Compile(n, compiler.Options{Batch: batch})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return plan.Build(g)
+	return p
 }
 
 // TestDivergenceIsExplained: a learning rate far too high makes the loss
