@@ -13,7 +13,7 @@ import (
 	"sort"
 
 	"github.com/alexnetc/alexnetc/runtime/data"
-	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/device"
 	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/runtime/safetensors"
 )
@@ -61,18 +61,22 @@ func persistent(g *plan.Plan) []*plan.Buffer {
 // SaveCheckpoint writes a checkpoint atomically: to a temporary file in the
 // same folder, synced, then renamed over the old one, so that a crash at any
 // moment leaves either the old checkpoint or the new one, never a torn file.
-func SaveCheckpoint(path string, e *engine.Engine, st *State) error {
+func SaveCheckpoint(path string, e device.Backend, st *State) error {
 	st.RNG = st.RNG[:0]
-	for _, r := range e.RNGs {
-		b, err := r.MarshalBinary()
+	if g, ok := e.(device.Generators); ok {
+		rngs, err := g.Generators()
 		if err != nil {
 			return err
 		}
-		st.RNG = append(st.RNG, b)
+		st.RNG = rngs
 	}
 	f := &safetensors.File{Metadata: map[string]string{"format": checkpointFormat}}
-	for _, b := range persistent(e.Plan) {
-		f.Tensors = append(f.Tensors, safetensors.FromFloat32(b.Name, b.Shape, e.F32(plan.Train, b.Name)))
+	for _, b := range persistent(e.Plan()) {
+		w, err := read(e, b)
+		if err != nil {
+			return err
+		}
+		f.Tensors = append(f.Tensors, safetensors.FromFloat32(b.Name, b.Shape, w))
 	}
 	state, err := json.Marshal(st)
 	if err != nil {
@@ -136,7 +140,7 @@ var ErrNoCheckpoint = errors.New("no checkpoint")
 // LoadCheckpoint reads a checkpoint into the engine's weights, momenta and
 // generators, and returns the rest of the state. A truncated, corrupted or
 // foreign file is refused with a message saying which.
-func LoadCheckpoint(path string, e *engine.Engine) (*State, error) {
+func LoadCheckpoint(path string, e device.Backend) (*State, error) {
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoCheckpoint
@@ -158,20 +162,17 @@ func LoadCheckpoint(path string, e *engine.Engine) (*State, error) {
 	if err := json.Unmarshal([]byte(f.Metadata["state"]), &st); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: bad state: %w", path, err)
 	}
-	g := e.Plan
+	g := e.Plan()
 	if st.Network != g.Network || st.Variant != g.Variant {
 		return nil, fmt.Errorf("checkpoint %s is of network %q variant %q, not %q variant %q", path, st.Network, st.Variant, g.Network, g.Variant)
 	}
 	for _, b := range persistent(g) {
-		if err := f.Float32Into(b.Name, b.Shape, e.F32(plan.Train, b.Name)); err != nil {
+		if err := load(e, f, b); err != nil {
 			return nil, fmt.Errorf("checkpoint %s does not fit this network: %w", path, err)
 		}
 	}
-	if len(st.RNG) != len(e.RNGs) {
-		return nil, fmt.Errorf("checkpoint %s has %d generators, the plan %d devices", path, len(st.RNG), len(e.RNGs))
-	}
-	for i, b := range st.RNG {
-		if err := e.RNGs[i].UnmarshalBinary(b); err != nil {
+	if gens, ok := e.(device.Generators); ok {
+		if err := gens.SetGenerators(st.RNG); err != nil {
 			return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 		}
 	}
@@ -182,13 +183,17 @@ func LoadCheckpoint(path string, e *engine.Engine) (*State, error) {
 // generated packages' weight files, with what prediction needs besides: the
 // training set's mean image and channel means ("data.mean",
 // "data.channel_mean") and the class names (metadata "classes").
-func SaveWeights(path string, e *engine.Engine, meta map[string]string, stats *data.Stats, classes []string) error {
+func SaveWeights(path string, e device.Backend, meta map[string]string, stats *data.Stats, classes []string) error {
 	f := &safetensors.File{Metadata: map[string]string{}}
 	for k, v := range meta {
 		f.Metadata[k] = v
 	}
-	for _, b := range e.Plan.Params() {
-		f.Tensors = append(f.Tensors, safetensors.FromFloat32(b.Name, b.Shape, e.F32(plan.Train, b.Name)))
+	for _, b := range e.Plan().Params() {
+		w, err := read(e, b)
+		if err != nil {
+			return err
+		}
+		f.Tensors = append(f.Tensors, safetensors.FromFloat32(b.Name, b.Shape, w))
 	}
 	if stats != nil {
 		f.Tensors = append(f.Tensors,
@@ -216,8 +221,8 @@ type Model struct {
 }
 
 // LoadWeights reads weights written by SaveWeights (or a generated package's
-// Save) into the engine.
-func LoadWeights(path string, e *engine.Engine) (*Model, error) {
+// Save) into a backend.
+func LoadWeights(path string, e device.Backend) (*Model, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -226,8 +231,8 @@ func LoadWeights(path string, e *engine.Engine) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	for _, b := range e.Plan.Params() {
-		if err := f.Float32Into(b.Name, b.Shape, e.F32(plan.Train, b.Name)); err != nil {
+	for _, b := range e.Plan().Params() {
+		if err := load(e, f, b); err != nil {
 			return nil, fmt.Errorf("%s does not fit this network: %w", path, err)
 		}
 	}
@@ -251,4 +256,19 @@ func LoadWeights(path string, e *engine.Engine) (*Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// read copies a persistent buffer out of a backend.
+func read(e device.Backend, b *plan.Buffer) ([]float32, error) {
+	w := make([]float32, b.Elems())
+	return w, e.Read(plan.Train, b.Name, w)
+}
+
+// load copies a tensor of a file into a persistent buffer of a backend.
+func load(e device.Backend, f *safetensors.File, b *plan.Buffer) error {
+	w := make([]float32, b.Elems())
+	if err := f.Float32Into(b.Name, b.Shape, w); err != nil {
+		return err
+	}
+	return e.Write(plan.Train, b.Name, w)
 }

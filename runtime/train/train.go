@@ -14,14 +14,18 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/alexnetc/alexnetc/runtime/cpu"
 	"github.com/alexnetc/alexnetc/runtime/data"
+	"github.com/alexnetc/alexnetc/runtime/device"
 	"github.com/alexnetc/alexnetc/runtime/engine"
 	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // Config is one training run.
 type Config struct {
-	Plan        *plan.Plan
+	Plan *plan.Plan
+	// Backend runs the plan; nil makes the CPU engine's (engine.NewCPU).
+	Backend     device.Backend
 	Train, Test *data.Set
 	Epochs      int // 0 takes [train] epochs
 	// MaxSteps stops the run after that many training steps in all
@@ -49,7 +53,8 @@ type Config struct {
 // Result is what a run produced.
 type Result struct {
 	History []EpochReport
-	Engine  *engine.Engine
+	Backend device.Backend
+	Engine  *engine.Engine // the CPU engine, when Backend is the CPU's
 	Stats   *data.Stats
 }
 
@@ -77,8 +82,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	seed := g.Train.Seed
-	e := engine.New(cfg.Plan, seed)
-	e.Init(seed)
+	e := cfg.Backend
+	if e == nil {
+		e = engine.NewCPU(cfg.Plan, seed)
+	}
+	if err := InitWeights(e, seed); err != nil {
+		return nil, err
+	}
 	stats := data.ComputeStats(cfg.Train)
 	aug := data.AugmentOf(g.Data)
 	loader, err := data.NewLoader(cfg.Train, stats, aug, data.Options{Batch: g.Batch, Seed: seed, Workers: cfg.Workers})
@@ -115,10 +125,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return SaveCheckpoint(ckpt, e, st)
 	}
 
-	x := e.F32(plan.Train, g.Model.Input)
-	labels := e.I32(plan.Train, g.Model.Labels)
-	prob := e.F32(plan.Train, g.Model.Probabilities)
 	classes := g.Model.Classes
+	x := make([]float32, g.Buffer(g.Model.Input).Elems())
+	labels := make([]int32, g.Batch)
+	prob := make([]float32, g.Batch*classes)
 	bpe := loader.BatchesPerEpoch()
 	start := time.Now()
 	stopped := false
@@ -129,24 +139,26 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			if !loader.Next(x, labels) {
 				break
 			}
-			e.LR = float32(sched.LR)
-			e.Run(plan.Train)
-			if math.IsNaN(e.Loss) || math.IsInf(e.Loss, 0) {
-				return nil, diverged(e, st, sched.LR)
+			loss, err := trainStep(e, float32(sched.LR), x, labels, prob)
+			if err != nil {
+				return nil, err
+			}
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				return nil, diverged(e, st, loss, sched.LR)
 			}
 			st.Batch++
 			st.Step++
-			st.EpochLoss += e.Loss
+			st.EpochLoss += loss
 			errs := topErrors(prob, labels, classes)
 			st.EpochErrors += errs
 			st.EpochImages += g.Batch
 			elapsed := st.Seconds + time.Since(start).Seconds()
 			bar.step(st, elapsed)
 			if cfg.OnStep != nil {
-				cfg.OnStep(st.Step, elapsed, e.Loss, float64(errs)/float64(g.Batch))
+				cfg.OnStep(st.Step, elapsed, loss, float64(errs)/float64(g.Batch))
 			}
 			if cfg.MaxSteps > 0 {
-				fmt.Fprintf(cfg.Log, "step %d: loss %.9g\n", st.Step, e.Loss)
+				fmt.Fprintf(cfg.Log, "step %d: loss %.9g\n", st.Step, loss)
 				if st.Step >= cfg.MaxSteps {
 					stopped = true
 					break
@@ -184,7 +196,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			TrainLoss:  st.EpochLoss / float64(max(st.Batch, 1)),
 			TrainError: float64(st.EpochErrors) / float64(max(st.EpochImages, 1)),
 			Seconds:    st.Seconds, ImagesPerS: float64(st.Step*g.Batch) / st.Seconds, Skipped: cfg.Train.Skipped}
-		rep.ValLoss, rep.ValTop1, rep.ValTop5 = Evaluate(e, evaluator, classes)
+		rep.ValLoss, rep.ValTop1, rep.ValTop5, err = Evaluate(e, evaluator, classes)
+		if err != nil {
+			return nil, err
+		}
 		st.History = append(st.History, rep)
 		fmt.Fprintf(cfg.Log, "epoch %d/%d: loss %.4f, training error %.2f%%, test error %.2f%% top-1, %.2f%% top-5 (%d view(s)), %.0f images/s, %s\n",
 			rep.Epoch, epochs, rep.TrainLoss, 100*rep.TrainError, 100*rep.ValTop1, 100*rep.ValTop5, g.Eval.Views, rep.ImagesPerS, duration(rep.Seconds))
@@ -205,23 +220,73 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := SaveWeights(filepath.Join(cfg.Out, WeightsFile), e, meta, stats, cfg.Train.Classes); err != nil {
 		return nil, err
 	}
-	return &Result{History: st.History, Engine: e, Stats: stats}, nil
+	res := &Result{History: st.History, Backend: e, Stats: stats}
+	if c, ok := e.(engine.CPU); ok {
+		res.Engine = c.Engine
+	}
+	return res, nil
+}
+
+// InitWeights draws every weight and bias from its initialiser as the plan
+// records it (paper §5), parameter i from its own stream of the seed, as
+// engine.Init does, and zeroes the momenta.
+func InitWeights(e device.Backend, seed uint64) error {
+	p := e.Plan()
+	for i, b := range p.Params() {
+		w := make([]float32, b.Elems())
+		engine.Fill(w, b.Init, cpu.NewRNG(seed, cpu.ParamStream(i)))
+		if err := e.Write(plan.Train, b.Name, w); err != nil {
+			return err
+		}
+		if err := e.Write(plan.Train, b.Name+".momentum", make([]float32, b.Elems())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// trainStep runs one training step on a batch and reads back its loss and
+// probabilities.
+func trainStep(e device.Backend, lr float32, x []float32, labels []int32, prob []float32) (float64, error) {
+	p := e.Plan()
+	if err := e.Write(plan.Train, p.Model.Input, x); err != nil {
+		return 0, err
+	}
+	if err := e.Write(plan.Train, p.Model.Labels, labels); err != nil {
+		return 0, err
+	}
+	e.SetLR(lr)
+	if err := e.Run(plan.Train); err != nil {
+		return 0, err
+	}
+	if err := e.Read(plan.Train, p.Model.Probabilities, prob); err != nil {
+		return 0, err
+	}
+	return e.Loss()
 }
 
 // Evaluate runs the inference program over an evaluation set and returns the
 // mean loss and the top-1 and top-5 errors, the softmax averaged over each
 // image's views.
-func Evaluate(e *engine.Engine, ev *data.EvalLoader, classes int) (loss, top1, top5 float64) {
-	g := e.Plan
-	x := e.F32(plan.Infer, g.Model.Input)
-	prob := e.F32(plan.Infer, g.Model.Probabilities)
+func Evaluate(e device.Backend, ev *data.EvalLoader, classes int) (loss, top1, top5 float64, err error) {
+	g := e.Plan()
+	x := make([]float32, g.Buffer(g.Model.Input).Elems())
+	prob := make([]float32, g.Batch*classes)
 	labels := make([]int32, g.Batch)
 	score := data.NewScore(classes, ev.Views())
 	ev.Reset()
 	var sum float64
 	var rows int
 	for n := ev.Next(x, labels); n > 0; n = ev.Next(x, labels) {
-		e.Run(plan.Infer)
+		if err := e.Write(plan.Infer, g.Model.Input, x); err != nil {
+			return 0, 0, 0, err
+		}
+		if err := e.Run(plan.Infer); err != nil {
+			return 0, 0, 0, err
+		}
+		if err := e.Read(plan.Infer, g.Model.Probabilities, prob); err != nil {
+			return 0, 0, 0, err
+		}
 		score.Add(prob, labels, n)
 		for i := 0; i < n; i++ {
 			if labels[i] >= 0 {
@@ -230,7 +295,7 @@ func Evaluate(e *engine.Engine, ev *data.EvalLoader, classes int) (loss, top1, t
 			}
 		}
 	}
-	return sum / float64(max(rows, 1)), score.Top1Error(), score.Top5Error()
+	return sum / float64(max(rows, 1)), score.Top1Error(), score.Top5Error(), nil
 }
 
 // topErrors counts the batch's images whose most probable class is not the
@@ -247,23 +312,29 @@ func topErrors(prob []float32, labels []int32, classes int) int {
 
 // diverged explains a loss that is no longer a number: where it started,
 // and what to try.
-func diverged(e *engine.Engine, st *State, lr float64) error {
+func diverged(b device.Backend, st *State, loss, lr float64) error {
 	where := "no layer's weights or outputs (the loss itself overflowed)"
+	e, ok := b.(engine.CPU)
+	if !ok {
+		where = "a place only the CPU backend can find (run again with --device cpu from the last checkpoint to see it)"
+	}
 	// The update has already spread the damage to the weights; the first
 	// layer whose weights or output are not finite is where it entered.
-	e.RunChecked(plan.Infer, func(s *plan.Step) bool {
-		for _, a := range s.Args {
-			if a.Buf.DType == plan.F32 && a.Buf.Role != plan.Scratch && !finite(e.F32(plan.Infer, a.Buf.Name)) {
-				where = fmt.Sprintf("layer %s (%s %s)", s.Layer, a.Buf.Role, a.Buf.Name)
-				return false
+	if ok {
+		e.RunChecked(plan.Infer, func(s *plan.Step) bool {
+			for _, a := range s.Args {
+				if a.Buf.DType == plan.F32 && a.Buf.Role != plan.Scratch && !finite(e.F32(plan.Infer, a.Buf.Name)) {
+					where = fmt.Sprintf("layer %s (%s %s)", s.Layer, a.Buf.Role, a.Buf.Name)
+					return false
+				}
 			}
-		}
-		return true
-	})
+			return true
+		})
+	}
 	return fmt.Errorf("the loss is %v at step %d (epoch %d, batch %d); the first values that are not finite are in %s. "+
 		"Hint: the learning rate %g may be too high for this network and initialisation: lower [train] lr or the weights' std, "+
 		"and start again, or continue from the last checkpoint with --resume",
-		e.Loss, st.Step+1, st.Epoch+1, st.Batch+1, where, lr)
+		loss, st.Step+1, st.Epoch+1, st.Batch+1, where, lr)
 }
 
 func finite(v []float32) bool {
