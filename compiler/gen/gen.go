@@ -1,9 +1,12 @@
-// Package gen writes a planned network as a Go package, with
+// Package gen writes a plan (runtime/plan) as a Go package, with
 // github.com/dave/jennifer: every shape a constant, every program a method
-// whose body is one call per lowered step with its sizes and arena offsets
-// written out. The calls are exactly those the CPU engine (runtime/engine)
-// makes for the same plan, in the same order, so the generated model and the
-// engine compute the same numbers bit for bit.
+// whose body is one call per step with its sizes and arena offsets written
+// out. It reads nothing but the plan: each call is the step's CPU call in
+// the op table (plan.CPUCall), the runtime/cpu type built from the step's
+// attributes and its method given the step's operands, which is exactly
+// the call the CPU engine (runtime/engine) makes for the same plan, in the
+// same order, so the generated model and the engine compute the same
+// numbers bit for bit. The generator knows no kind of step or layer.
 //
 // Generate is the stage's entry point. It returns files; writing them is the
 // command's business. The output depends only on the plan and the options —
@@ -21,7 +24,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
-	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // Options say how the package is named and where it came from.
@@ -48,7 +51,7 @@ func Generate(p *plan.Plan, opt Options) ([]File, error) {
 	if !IsPackageName(opt.Package) {
 		return nil, fmt.Errorf("gen: %q is not a valid Go package name", opt.Package)
 	}
-	if p == nil || p.Graph == nil || p.Graph.Net == nil {
+	if p == nil {
 		return nil, fmt.Errorf("gen: no plan to generate")
 	}
 	f, err := genModel(p, opt)
@@ -59,7 +62,11 @@ func Generate(p *plan.Plan, opt Options) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []File{{Name: "model.go", Content: src}, {Name: "plan.json", Content: p.JSON()}}, nil
+	js, err := p.JSON()
+	if err != nil {
+		return nil, fmt.Errorf("gen: plan.json: %v", err)
+	}
+	return []File{{Name: "model.go", Content: src}, {Name: "plan.json", Content: js}}, nil
 }
 
 // render turns a jennifer file into formatted source. jennifer renders

@@ -3,91 +3,64 @@ package gen
 import (
 	"fmt"
 	"math"
-	"reflect"
 	"strconv"
 
 	"github.com/dave/jennifer/jen"
 
-	"github.com/alexnetc/alexnetc/runtime/cpu"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
-// constNames names the constants of runtime/cpu's enumerated parameter
-// types, so that a step reads cpu.ReLU rather than 1. A value missing here
-// is an error when it is generated; TestConstNames checks every entry
-// against the constant of that name in runtime/cpu's source.
-var constNames = map[any]string{
-	cpu.Identity:  "Identity",
-	cpu.ReLU:      "ReLU",
-	cpu.Tanh:      "Tanh",
-	cpu.Sigmoid:   "Sigmoid",
-	cpu.AlphaSum:  "AlphaSum",
-	cpu.AlphaMean: "AlphaMean",
-}
+// cpuPkg is the package the generated code calls. The generator does not
+// import it: every name it writes in it comes from the op table
+// (plan.CPUCall), and the tests check those names against its source.
+const cpuPkg = "github.com/alexnetc/alexnetc/runtime/cpu"
 
-// literal writes a kernel's parameter struct as a composite literal, every
-// field by name in declaration order, zeros included, so that a call shows
-// all its sizes. set replaces the value of the fields it names (SGD's LR,
-// which the training step takes as an argument).
-func literal(params any, set map[string]jen.Code) (*jen.Statement, error) {
-	v := reflect.ValueOf(params)
-	t := v.Type()
-	if t.Kind() != reflect.Struct || t.PkgPath() == "" || t.Name() == "" {
-		return nil, fmt.Errorf("gen: kernel parameters %T are not a named struct", params)
+// literal writes a step's kernel as a composite literal of its CPU type
+// (plan.CPUCall.Type): the kernel's attributes in the op table's order,
+// which is the type's field order, each by name, zeros included, so that a
+// call shows all its sizes. An attribute the table lists as an enum
+// (plan.CPUCall.Enums) is written as the runtime/cpu constant of its code,
+// cpu.ReLU rather than 1.
+func literal(d *plan.KernelDef, s *plan.Step) (*jen.Statement, error) {
+	if d.CPU.Type == "" || d.CPU.Method == "" {
+		return nil, fmt.Errorf("kernel %s has no CPU call in the op table", d.Name)
 	}
-	var fields []jen.Code
-	used := 0
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if !f.IsExported() {
-			return nil, fmt.Errorf("gen: %s has an unexported field %s that generated code cannot set", t, f.Name)
-		}
-		val, ok := set[f.Name]
-		if ok {
-			used++
-		} else {
-			var err error
-			if val, err = scalar(v.Field(i)); err != nil {
-				return nil, fmt.Errorf("gen: %s.%s: %v", t, f.Name, err)
-			}
-		}
-		fields = append(fields, jen.Id(f.Name).Op(":").Add(val))
-	}
-	if used != len(set) {
-		return nil, fmt.Errorf("gen: %s lacks a field the generator sets (%v)", t, set)
-	}
-	return jen.Qual(t.PkgPath(), t.Name()).Values(fields...), nil
-}
-
-// scalar writes one field's value: a named constant for an enumerated type,
-// else an untyped constant, which the field's type converts exactly (a
-// float32 is printed with the fewest digits that read back as the same
-// float32).
-func scalar(v reflect.Value) (jen.Code, error) {
-	if v.Kind() == reflect.Struct {
-		return literal(v.Interface(), nil) // a kernel made of two (cpu.LRNMaxPool)
-	}
-	if v.Type().PkgPath() != "" {
-		name, ok := constNames[v.Interface()]
+	fields := make([]jen.Code, 0, len(d.Attrs))
+	for _, name := range d.Attrs {
+		v, ok := s.Attrs.Get(name)
 		if !ok {
-			return nil, fmt.Errorf("no constant of %s has the value %v; add it to constNames", v.Type(), v.Interface())
+			return nil, fmt.Errorf("the step lacks attribute %s of kernel %s", name, d.Name)
 		}
-		return jen.Qual(v.Type().PkgPath(), name), nil
-	}
-	switch v.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return jen.Id(strconv.FormatInt(v.Int(), 10)), nil
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return jen.Id(strconv.FormatUint(v.Uint(), 10)), nil
-	case reflect.Float32, reflect.Float64:
-		f := v.Float()
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("%v has no constant form", f)
+		val, err := attrValue(d, v)
+		if err != nil {
+			return nil, fmt.Errorf("%s.%s: %v", d.Name, name, err)
 		}
-		return jen.Id(floatText(f, v.Type().Bits())), nil
-	case reflect.Bool:
-		return jen.Lit(v.Bool()), nil
+		fields = append(fields, jen.Id(name).Op(":").Add(val))
 	}
-	return nil, fmt.Errorf("cannot write a %s as a constant", v.Type())
+	return jen.Qual(cpuPkg, d.CPU.Type).Values(fields...), nil
+}
+
+// attrValue writes one attribute: a named constant for an enum, else an
+// untyped constant, which the field's type converts exactly (a float32 is
+// printed with the fewest digits that read back as the same float32).
+func attrValue(d *plan.KernelDef, v plan.Value) (jen.Code, error) {
+	if names, ok := d.CPU.Enums[v.Name]; ok {
+		code := int(v.V)
+		if v.Float || float64(code) != v.V || code < 0 || code >= len(names) {
+			return nil, fmt.Errorf("%s is no code of %v", v.Text(), names)
+		}
+		return jen.Qual(cpuPkg, names[code]), nil
+	}
+	if !v.Float {
+		if v.V != math.Trunc(v.V) || math.Abs(v.V) > 1<<53 {
+			return nil, fmt.Errorf("%v is not an integer", v.V)
+		}
+		return jen.Id(strconv.FormatInt(int64(v.V), 10)), nil
+	}
+	if math.IsNaN(v.V) || math.IsInf(v.V, 0) {
+		return nil, fmt.Errorf("%v has no constant form", v.V)
+	}
+	return jen.Id(floatText(v.V, 32)), nil
 }
 
 // floatText prints f with the fewest digits that read back as the same

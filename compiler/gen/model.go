@@ -1,41 +1,33 @@
 package gen
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
 
-	"github.com/alexnetc/alexnetc/compiler/check"
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
-	"github.com/alexnetc/alexnetc/spec"
-	"github.com/alexnetc/alexnetc/spec/expr"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
-const (
-	cpuPkg         = "github.com/alexnetc/alexnetc/runtime/cpu"
-	safetensorsPkg = "github.com/alexnetc/alexnetc/runtime/safetensors"
-)
+const safetensorsPkg = "github.com/alexnetc/alexnetc/runtime/safetensors"
 
 // generator holds what the gen functions share while model.go is built.
 type generator struct {
 	p   *plan.Plan
-	g   *lower.Graph
-	n   *check.Network
 	opt Options
 	f   *jen.File
 	ids idents
 
-	softmax     *check.Layer
-	input       *lower.Buffer   // the images, written by the host
-	labels      *lower.Buffer   // the labels, written by the host
-	hostWritten []*lower.Buffer // input and labels
-	probs       [2]*lower.Buffer
+	input       *plan.Buffer   // the images, written by the host
+	labels      *plan.Buffer   // the labels, written by the host
+	probs       *plan.Buffer   // the softmax's output, read by the host
+	hostWritten []*plan.Buffer // input and labels
 }
 
 func genModel(p *plan.Plan, opt Options) (*jen.File, error) {
-	gn := &generator{p: p, g: p.Graph, n: p.Graph.Net, opt: opt, ids: idents{}}
+	gn := &generator{p: p, opt: opt, ids: idents{}}
 	if err := gn.find(); err != nil {
 		return nil, err
 	}
@@ -64,62 +56,66 @@ func genModel(p *plan.Plan, opt Options) (*jen.File, error) {
 	return gn.f, nil
 }
 
-// find locates what the generated methods hand to the host: the image and
-// label buffers and the probabilities of each program.
+// find locates what the generated methods hand to the host, by the names
+// the plan's model gives them: the image and label buffers and the
+// probabilities.
 func (gn *generator) find() error {
-	for _, b := range gn.g.Buffers {
-		if _, ok := map[lower.DType]bool{lower.F32: true, lower.I32: true, lower.U8: true}[b.DType]; !ok {
+	p := gn.p
+	if p.Devices() == 0 {
+		return fmt.Errorf("gen: the plan has no devices")
+	}
+	if len(p.Model.Layers) == 0 {
+		return fmt.Errorf("gen: the plan's model has no layers")
+	}
+	for _, b := range p.Buffers {
+		if _, ok := views[b.DType]; !ok {
 			return fmt.Errorf("gen: buffer %s has element type %q, which the arena has no view for", b.Name, b.DType)
 		}
-		switch b.Role {
-		case lower.Input:
-			gn.input = b
-		case lower.Label:
-			gn.labels = b
+		if b.Device < 0 || b.Device >= p.Devices() {
+			return fmt.Errorf("gen: buffer %s is on device %d of %d", b.Name, b.Device, p.Devices())
 		}
 	}
-	if gn.input == nil || gn.labels == nil {
-		return fmt.Errorf("gen: the graph has no image or no label buffer")
-	}
-	gn.hostWritten = []*lower.Buffer{gn.input, gn.labels}
-	for _, b := range gn.hostWritten {
-		if gn.p.Offset(plan.Train, b) < 0 {
-			return fmt.Errorf("gen: the training program does not use %s", b.Name)
+	named := func(what, name string, dt plan.DType) (*plan.Buffer, error) {
+		b := p.Buffer(name)
+		switch {
+		case b == nil:
+			return nil, fmt.Errorf("gen: the plan has no %s buffer %q", what, name)
+		case b.DType != dt:
+			return nil, fmt.Errorf("gen: the %s buffer %s is %s, not %s", what, name, b.DType, dt)
 		}
-	}
-	if len(gn.n.Layers) > 0 {
-		if l := gn.n.Layers[len(gn.n.Layers)-1]; l.Op == spec.Softmax {
-			gn.softmax = l
-		}
-	}
-	if gn.softmax == nil {
-		return fmt.Errorf("gen: the network does not end in a softmax")
-	}
-	for _, prog := range plan.Programs {
-		for _, s := range prog.Steps(gn.g) {
-			if s.Kernel == lower.Softmax || s.Kernel == lower.SoftmaxLoss {
-				gn.probs[prog] = s.Arg("prob")
+		for _, prog := range plan.Programs {
+			if b.Offset[prog] < 0 {
+				return nil, fmt.Errorf("gen: the %s program does not use the %s buffer %s", prog, what, name)
 			}
 		}
-		if gn.probs[prog] == nil {
-			return fmt.Errorf("gen: the %s program computes no probabilities", prog)
-		}
+		return b, nil
 	}
+	var err error
+	if gn.input, err = named("image", p.Model.Input, plan.F32); err != nil {
+		return err
+	}
+	if gn.probs, err = named("probabilities", p.Model.Probabilities, plan.F32); err != nil {
+		return err
+	}
+	if gn.labels = p.Buffer(p.Model.Labels); gn.labels == nil || gn.labels.DType != plan.I32 || gn.labels.Offset[plan.Train] < 0 {
+		return fmt.Errorf("gen: the training program has no int32 label buffer %q", p.Model.Labels)
+	}
+	gn.hostWritten = []*plan.Buffer{gn.input, gn.labels}
 	return nil
 }
 
 func (gn *generator) packageDoc() []string {
-	n := gn.n
-	what := fmt.Sprintf("the network %q", n.Name)
-	if n.Variant != "" {
-		what += fmt.Sprintf(" (variant %q)", n.Variant)
+	p := gn.p
+	what := fmt.Sprintf("the network %q", p.Network)
+	if p.Variant != "" {
+		what += fmt.Sprintf(" (variant %q)", p.Variant)
 	}
 	devices := "one device"
-	if gn.g.Devices > 1 {
-		devices = fmt.Sprintf("%d devices", gn.g.Devices)
+	if p.Devices() > 1 {
+		devices = fmt.Sprintf("%d devices", p.Devices())
 	}
-	first := fmt.Sprintf("Package %s is %s compiled by alexnetc for batches of %d images on %s", gn.opt.Package, what, gn.g.Batch, devices)
-	if d := strings.Join(strings.Fields(n.Spec.Network.Doc), " "); d != "" {
+	first := fmt.Sprintf("Package %s is %s compiled by alexnetc for batches of %d images on %s", gn.opt.Package, what, p.Batch, devices)
+	if d := strings.Join(strings.Fields(p.Model.Doc), " "); d != "" {
 		first += ": " + d
 	} else {
 		first += "."
@@ -135,7 +131,8 @@ New allocates the memory once. Init draws the weights from the spec's
 initialisers, or Load reads them from a safetensors file that Save wrote
 (PyTorch reads and writes the same files, under the same tensor names).
 Write Input, and Labels for training, before every Infer or TrainStep: the
-two programs reuse the memory of their activations, images included.`, "\n")...)
+two programs reuse the memory of everything but the weights and what the host
+reads and writes.`, "\n")...)
 }
 
 // wrap breaks text into lines of at most about 80 characters, at spaces.
@@ -165,7 +162,7 @@ func (gn *generator) comment(text string) {
 // genConstants writes the network's identity, its shapes and its memory
 // sizes as constants.
 func (gn *generator) genConstants() error {
-	n, g, mem := gn.n, gn.g, gn.p.Memory
+	p, mem := gn.p, gn.p.Memory
 	def := func(id string, v jen.Code, comment string) (jen.Code, error) {
 		if err := gn.ids.claim(id, "constant "+id); err != nil {
 			return nil, err
@@ -184,55 +181,51 @@ func (gn *generator) genConstants() error {
 	}
 	var errs []error
 	errs = append(errs,
-		add("Network", jen.Lit(n.Name), "the spec's network name"),
-		add("Variant", jen.Lit(n.Variant), "the variant compiled; empty for the base network"),
-		add("ParamCount", num(n.Params), "learned weights and biases"),
-		add("LearningRate", jen.Id(floatText(n.Spec.Train.LR, 64)), "the spec's initial learning rate"),
+		add("Network", jen.Lit(p.Network), "the spec's network name"),
+		add("Variant", jen.Lit(p.Variant), "the variant compiled; empty for the base network"),
+		add("ParamCount", num(p.Model.Params), "learned weights and biases"),
+		add("LearningRate", jen.Id(floatText(p.Train.LR, 64)), "the spec's initial learning rate"),
 	)
 	gn.comment("What was compiled.")
 	gn.f.Const().Defs(defs...)
 	gn.f.Line()
 
 	defs = nil
-	in := n.Input.Out
+	in := p.Model.InputShape
 	errs = append(errs,
-		add("Batch", num(g.Batch), "images per step"),
-		add("InputChannels", num(in.C), ""),
-		add("InputHeight", num(in.H), ""),
-		add("InputWidth", num(in.W), ""),
-		add("Classes", num(gn.softmax.Out.C), ""),
+		add("Batch", num(p.Batch), "images per step"),
+		add("InputChannels", num(in[0]), ""),
+		add("InputHeight", num(in[1]), ""),
+		add("InputWidth", num(in[2]), ""),
+		add("Classes", num(p.Model.Classes), ""),
 	)
 	gn.comment("The input, Batch×InputChannels×InputHeight×InputWidth, and the output, Batch×Classes.")
 	gn.f.Const().Defs(defs...)
 	gn.f.Line()
 
 	defs = nil
-	for _, l := range n.Layers {
+	for _, l := range p.Model.Layers {
 		id := exported(l.Name)
-		parts := make([]string, len(l.Parts))
-		for i, p := range l.Parts {
-			parts[i] = fmt.Sprintf("%d on GPU %d", p.Channels(), p.GPU)
-		}
-		where := strings.Join(parts, ", ")
-		if l.Out.H == 1 && l.Out.W == 1 {
-			errs = append(errs, add(id+"Units", num(l.Out.C), l.Name+": "+string(l.Op)+", "+where))
+		what := l.Name + ": " + l.Op + ", " + gn.parts(l)
+		if l.Out[1] == 1 && l.Out[2] == 1 {
+			errs = append(errs, add(id+"Units", num(l.Out[0]), what))
 			continue
 		}
 		errs = append(errs,
-			add(id+"Channels", num(l.Out.C), l.Name+": "+string(l.Op)+", "+where),
-			add(id+"Height", num(l.Out.H), ""),
-			add(id+"Width", num(l.Out.W), ""))
+			add(id+"Channels", num(l.Out[0]), what),
+			add(id+"Height", num(l.Out[1]), ""),
+			add(id+"Width", num(l.Out[2]), ""))
 	}
 	gn.comment("The output shape of every layer, for one image: channels × height × width, or units.")
 	gn.f.Const().Defs(defs...)
 	gn.f.Line()
 
 	defs = nil
-	errs = append(errs, add("Devices", num(g.Devices), ""))
+	errs = append(errs, add("Devices", num(p.Devices()), ""))
 	for d, dm := range mem.Devices {
 		errs = append(errs,
 			add(fmt.Sprintf("Device%dArenaBytes", d), num(dm.Arena), fmt.Sprintf("device %d's whole arena", d)),
-			add(fmt.Sprintf("Device%dPersistentBytes", d), num(dm.Persistent), "weights, biases, their gradients and momenta, at the front"))
+			add(fmt.Sprintf("Device%dPersistentBytes", d), num(dm.Persistent), "weights, biases, their gradients and momenta, and what the host reads and writes, at the front"))
 	}
 	gn.comment("Memory: one arena per device, laid out by the memory plan.")
 	gn.f.Const().Defs(defs...)
@@ -245,17 +238,47 @@ func (gn *generator) genConstants() error {
 	return nil
 }
 
+// parts says how a layer's output is split over the GPUs ("16 on GPU 0, 16
+// on GPU 1"): the channels of the output operand of each of its steps in the
+// inference program, which has one forward step per part, in the order of
+// the layer's GPUs.
+func (gn *generator) parts(l plan.Layer) string {
+	var outs []*plan.Buffer
+	for _, s := range gn.p.Steps[plan.Infer] {
+		d := s.Kernel.Def()
+		if s.Layer != l.Name || d == nil {
+			continue
+		}
+		for _, prm := range d.Params {
+			if b := s.Arg(prm.Name); prm.Role == plan.OutArg && b != nil && len(b.Shape) >= 2 {
+				outs = append(outs, b)
+			}
+		}
+	}
+	if len(outs) != len(l.GPUs) {
+		return fmt.Sprintf("on GPUs %v", l.GPUs)
+	}
+	parts := make([]string, len(outs))
+	for i, b := range outs {
+		parts[i] = fmt.Sprintf("%d on GPU %d", b.Shape[1], l.GPUs[i])
+	}
+	return strings.Join(parts, ", ")
+}
+
 // model is jen for the receiver m *Model.
 func model() *jen.Statement { return jen.Id("m").Op("*").Id("Model") }
 
 func (gn *generator) genModelType() error {
 	gn.comment("Model is the network with its memory: one arena per device, allocated once by New and carved into buffers at the memory plan's offsets.")
-	gn.f.Type().Id("Model").Struct(
+	fields := []jen.Code{
 		jen.Id("dev").Index(jen.Id("Devices")).Op("*").Qual(cpuPkg, "Arena").Comment("device memory"),
 		jen.Id("rng").Index(jen.Id("Devices")).Op("*").Qual(cpuPkg, "RNG").Comment("dropout masks, one stream per device"),
 		jen.Id("lr").Float32().Comment("the learning rate of the last training step"),
-		jen.Id("trained").Bool().Comment("whether the last program run was the training step, whose probabilities lie elsewhere"),
-	)
+	}
+	if gn.probsMove() {
+		fields = append(fields, jen.Id("trained").Bool().Comment("whether the last program run was the training step, whose probabilities lie elsewhere"))
+	}
+	gn.f.Type().Id("Model").Struct(fields...)
 	gn.f.Line()
 
 	var body []jen.Code
@@ -275,7 +298,7 @@ func (gn *generator) genModelType() error {
 // engine.New does: stream d+1 for device d.
 func (gn *generator) seedDropout(seed jen.Code) []jen.Code {
 	var out []jen.Code
-	for d := 0; d < gn.g.Devices; d++ {
+	for d := 0; d < gn.p.Devices(); d++ {
 		out = append(out, jen.Id("m").Dot("rng").Index(jen.Lit(d)).Op("=").Qual(cpuPkg, "NewRNG").Call(seed, jen.Lit(d+1)))
 	}
 	return out
@@ -299,36 +322,58 @@ func (gn *generator) genHostBuffers() error {
 	gn.f.Func().Params(model()).Id("Labels").Params().Index().Int32().Block(jen.Return(lab))
 	gn.f.Line()
 
-	pi, err := gn.view(plan.Infer, gn.probs[plan.Infer])
+	pi, err := gn.view(plan.Infer, gn.probs)
 	if err != nil {
 		return err
 	}
-	pt, err := gn.view(plan.Train, gn.probs[plan.Train])
+	pt, err := gn.view(plan.Train, gn.probs)
 	if err != nil {
 		return err
 	}
+	var body []jen.Code
+	if gn.probsMove() {
+		body = append(body, jen.If(jen.Id("m").Dot("trained")).Block(jen.Return(pt)))
+	}
+	body = append(body, jen.Return(pi))
 	gn.comment("Probabilities returns the softmax of the last Infer or TrainStep, Batch×Classes.")
-	gn.f.Func().Params(model()).Id("Probabilities").Params().Index().Float32().Block(
-		jen.If(jen.Id("m").Dot("trained")).Block(jen.Return(pt)),
-		jen.Return(pi),
-	)
+	gn.f.Func().Params(model()).Id("Probabilities").Params().Index().Float32().Block(body...)
 	gn.f.Line()
 	return nil
 }
 
+// probsMove reports whether the programs keep the probabilities in
+// different places, so that the model must remember which ran last.
+func (gn *generator) probsMove() bool {
+	return gn.probs.Offset[plan.Infer] != gn.probs.Offset[plan.Train]
+}
+
+// setTrained records which program ran last, where that matters.
+func (gn *generator) setTrained(v bool) jen.Code {
+	if !gn.probsMove() {
+		return jen.Null()
+	}
+	return jen.Id("m").Dot("trained").Op("=").Lit(v)
+}
+
 // genRun writes Infer and TrainStep around the program methods.
 func (gn *generator) genRun() error {
+	if sg := gn.sig(plan.Infer); sg.lr || sg.loss {
+		return fmt.Errorf("gen: the inference program takes a learning rate or computes a loss")
+	}
+	if sg := gn.sig(plan.Train); !sg.lr || !sg.loss {
+		return fmt.Errorf("gen: the training program takes no learning rate or computes no loss")
+	}
 	gn.comment("Infer runs the inference program on Input: dropout at test scale, then the softmax into Probabilities.")
 	gn.f.Func().Params(model()).Id("Infer").Params().Block(
 		jen.Id("m").Dot("infer").Call(),
-		jen.Id("m").Dot("trained").Op("=").False(),
+		gn.setTrained(false),
 	)
 	gn.f.Line()
 	gn.comment("TrainStep runs the training program on Input and Labels: the forward pass with dropout, the loss, the backward pass and an SGD update at learning rate lr. It returns the loss, the mean negative log-probability of the labels.")
 	gn.f.Func().Params(model()).Id("TrainStep").Params(jen.Id("lr").Float32()).Params(jen.Id("loss").Float64()).Block(
 		jen.Id("m").Dot("lr").Op("=").Id("lr"),
 		jen.Id("loss").Op("=").Id("m").Dot("train").Call(jen.Id("lr")),
-		jen.Id("m").Dot("trained").Op("=").True(),
+		gn.setTrained(true),
 		jen.Return(jen.Id("loss")),
 	)
 	gn.f.Line()
@@ -357,19 +402,19 @@ func (gn *generator) genAccessors() error {
 			jen.Return(jen.Nil()))
 		gn.f.Line()
 	}
-	ps := gn.g.Params()
+	ps := gn.p.Params()
 	if len(ps) == 0 {
 		return fmt.Errorf("gen: the network has no weights")
 	}
-	example := map[lower.Role]string{}
-	for _, b := range gn.g.Buffers {
-		if _, seen := example[b.Role]; !seen && (b.Role != lower.Activation || strings.HasSuffix(b.Name, ".out")) {
+	example := map[plan.Role]string{}
+	for _, b := range gn.p.Buffers {
+		if _, seen := example[b.Role]; !seen && (b.Role != plan.Activation || strings.HasSuffix(b.Name, ".out")) {
 			example[b.Role] = b.Name
 		}
 	}
 	lookup("Weight", "params", fmt.Sprintf("Weight returns the weight or bias of that name (%q, %q), or nil.", ps[0].Name, ps[len(ps)-1].Name))
 	lookup("Buffer", "buffers", fmt.Sprintf("Buffer returns any float32 buffer of the training program by name (%q, %q), or nil. Buffers other than weights and biases hold what the last TrainStep left in them.",
-		example[lower.Activation], example[lower.ParamGrad]))
+		example[plan.Activation], example[plan.ParamGrad]))
 
 	gn.comment("Params returns every weight and bias by name, as views of the model's memory.")
 	gn.f.Func().Params(model()).Id("Params").Params().Map(jen.String()).Index().Float32().Block(
@@ -385,47 +430,78 @@ func (gn *generator) genAccessors() error {
 // stream of the seed (cpu.ParamStream), exactly as engine.Init draws them.
 func (gn *generator) genInit() error {
 	var body []jen.Code
-	for d := range gn.p.Memory.Devices {
-		body = append(body, jen.Id("clear").Call(jen.Id("m").Dot("dev").Index(jen.Lit(d)).Dot("U8").Call(jen.Lit(0), jen.Id(fmt.Sprintf("Device%dPersistentBytes", d)))))
-	}
-	for i, b := range gn.g.Params() {
-		l := gn.n.Layer(b.Layer)
-		if l == nil || l.Spec == nil {
-			return fmt.Errorf("gen: parameter %s belongs to no layer", b.Name)
-		}
-		in := l.Spec.Weights
-		if b.Role == lower.Bias {
-			in = l.Spec.Bias
-		}
+	for i, b := range gn.p.Params() {
+		in := b.Init
 		if in == nil {
-			return fmt.Errorf("gen: layer %s has no initialiser for %s", l.Name, b.Name)
+			return fmt.Errorf("gen: %s has no initialiser", b.Name)
 		}
 		v, err := gn.view(plan.Train, b)
 		if err != nil {
 			return err
 		}
-		rng := func() jen.Code {
-			return jen.Qual(cpuPkg, "NewRNG").Call(jen.Id("seed"), jen.Qual(cpuPkg, "ParamStream").Call(jen.Lit(i)))
-		}
+		rng := jen.Qual(cpuPkg, "NewRNG").Call(jen.Id("seed"), jen.Qual(cpuPkg, "ParamStream").Call(jen.Lit(i)))
 		f64 := func(x float64) jen.Code { return jen.Id(floatText(x, 64)) }
 		body = append(body, jen.Comment(fmt.Sprintf("%s %v: %s", b.Name, b.Shape, in)))
 		switch in.Kind {
-		case expr.Normal:
-			body = append(body, jen.Qual(cpuPkg, "FillNormal").Call(v, f64(in.Mean), f64(in.Std), rng()))
-		case expr.Uniform:
-			body = append(body, jen.Qual(cpuPkg, "FillUniform").Call(v, f64(in.Low), f64(in.High), rng()))
-		case expr.Constant:
+		case plan.NormalInit:
+			body = append(body, jen.Qual(cpuPkg, "FillNormal").Call(v, f64(in.Mean), f64(in.Std), rng))
+		case plan.UniformInit:
+			body = append(body, jen.Qual(cpuPkg, "FillUniform").Call(v, f64(in.Low), f64(in.High), rng))
+		case plan.ConstantInit:
 			body = append(body, jen.Qual(cpuPkg, "FillConstant").Call(v, f64(in.Value)))
 		default:
 			return fmt.Errorf("gen: %s: no code for initialiser %s", b.Name, in)
 		}
 	}
+	body = append(body, jen.Comment("The gradients and momenta."))
+	for _, r := range gn.zeroed() {
+		body = append(body, jen.Clear(jen.Id("m").Dot("dev").Index(jen.Lit(r.dev)).Dot("U8").Call(num(r.start), num(r.end-r.start))))
+	}
 	body = append(body, gn.seedDropout(jen.Id("seed"))...)
-	body = append(body, jen.Id("m").Dot("trained").Op("=").False())
-	gn.comment("Init draws every weight and bias from its layer's initialiser, the i-th from stream cpu.ParamStream(i) of seed, zeroes the gradients and momenta, and restarts device d's dropout stream at (seed, d+1): the same weights as engine.Init(seed) and the same dropout masks as engine.New(plan, seed), so that a model is a function of its seed.")
+	body = append(body, gn.setTrained(false))
+	gn.comment("Init draws every weight and bias from its initialiser, the i-th from stream cpu.ParamStream(i) of seed, zeroes the gradients and momenta, and restarts device d's dropout stream at (seed, d+1): the same weights as engine.Init(seed) and the same dropout masks as engine.New(plan, seed), so that a model is a function of its seed.")
 	gn.f.Func().Params(model()).Id("Init").Params(jen.Id("seed").Uint64()).Block(body...)
 	gn.f.Line()
 	return nil
+}
+
+// byteRange is a range of bytes of one device's arena.
+type byteRange struct {
+	dev        int
+	start, end int64
+}
+
+// zeroed returns the bytes Init clears: every gradient and momentum of a
+// weight or bias, where the training program has them, as few ranges as
+// the layout allows. Two buffers share a range when no other buffer of the
+// program lies between them.
+func (gn *generator) zeroed() []byteRange {
+	type placed struct {
+		b   *plan.Buffer
+		off int64
+	}
+	byDev := make([][]placed, gn.p.Devices())
+	for _, b := range gn.p.Buffers {
+		if off := b.Offset[plan.Train]; off >= 0 {
+			byDev[b.Device] = append(byDev[b.Device], placed{b, off})
+		}
+	}
+	var out []byteRange
+	for d, bs := range byDev {
+		slices.SortStableFunc(bs, func(x, y placed) int { return cmp.Compare(x.off, y.off) })
+		open := false
+		for _, x := range bs {
+			zero := x.b.Role == plan.ParamGrad || x.b.Role == plan.Momentum
+			switch {
+			case zero && open:
+				out[len(out)-1].end = max(out[len(out)-1].end, x.off+x.b.Bytes())
+			case zero:
+				out = append(out, byteRange{d, x.off, x.off + x.b.Bytes()})
+			}
+			open = zero
+		}
+	}
+	return out
 }
 
 // genWeightFiles writes Save and Load, in safetensors, one tensor per weight
@@ -501,21 +577,21 @@ func (gn *generator) genTables() error {
 		jen.Return(jen.Id("m").Dot("dev").Index(jen.Id("t").Dot("dev")).Dot("F32").Call(jen.Id("t").Dot("off"), jen.Id("t").Dot("n"))))
 	gn.f.Line()
 
-	row := func(b *lower.Buffer) jen.Code {
+	row := func(b *plan.Buffer) jen.Code {
 		shape := make([]jen.Code, len(b.Shape))
 		for i, d := range b.Shape {
 			shape[i] = num(d)
 		}
-		return jen.Values(jen.Lit(b.Name), jen.Lit(b.Device), num(gn.p.Offset(plan.Train, b)), num(b.Elems()), jen.Index().Int().Values(shape...))
+		return jen.Values(jen.Lit(b.Name), jen.Lit(b.Device), num(b.Offset[plan.Train]), num(b.Elems()), jen.Index().Int().Values(shape...))
 	}
 	var params, buffers []jen.Code
 	var bytes int64
-	for _, b := range gn.g.Params() {
+	for _, b := range gn.p.Params() {
 		params = append(params, row(b))
 		bytes += b.Bytes()
 	}
-	for _, b := range gn.g.Buffers {
-		if b.DType == lower.F32 && gn.p.Offset(plan.Train, b) >= 0 {
+	for _, b := range gn.p.Buffers {
+		if b.DType == plan.F32 && b.Offset[plan.Train] >= 0 {
 			buffers = append(buffers, row(b))
 		}
 	}

@@ -2,46 +2,89 @@ package gen
 
 import (
 	"fmt"
-	"strings"
+	"slices"
 
 	"github.com/dave/jennifer/jen"
 
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
-	"github.com/alexnetc/alexnetc/runtime/cpu"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
-// genPrograms writes one unexported method per program: infer() and
-// train(lr) (loss float64), each a straight line of kernel calls.
-func (gn *generator) genPrograms() error {
-	infer, err := gn.programBody(plan.Infer)
-	if err != nil {
-		return err
-	}
-	gn.comment(fmt.Sprintf("infer is the inference program: %d steps, dropout at test scale, the softmax into the probabilities.", len(gn.g.Infer)))
-	gn.f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("infer").Params().Block(infer...)
-	gn.f.Line()
+// The CPU call of an LRN and the max pooling of its output run as one pass
+// (plan.FusedLRNPool): runtime/cpu's type made of the two kernels' types,
+// its fields for them, and its method, which takes the LRN's input and the
+// pooling's outputs.
+const (
+	fusedType   = "LRNMaxPool"
+	fusedLRN    = "LRN"
+	fusedPool   = "Pool"
+	fusedMethod = "Forward"
+)
 
-	train, err := gn.programBody(plan.Train)
-	if err != nil {
-		return err
+// progSig is what a program method takes and returns, read off its steps:
+// the learning rate when a step takes one (plan.LRArg), the loss when a
+// step's CPU call returns it (plan.CPUCall.Result).
+type progSig struct {
+	lr, loss bool
+}
+
+func (gn *generator) sig(prog plan.Program) progSig {
+	var sg progSig
+	for _, s := range gn.p.Steps[prog] {
+		d := s.Kernel.Def()
+		if d == nil {
+			continue
+		}
+		sg.loss = sg.loss || d.CPU.Result != ""
+		for _, prm := range d.Params {
+			sg.lr = sg.lr || prm.Role == plan.LRArg
+		}
 	}
-	train = append(train, jen.Return(jen.Id("loss")))
-	gn.comment(fmt.Sprintf("train is the training program: %d steps, the forward pass with dropout, the loss, the backward pass and an SGD update at learning rate lr.", len(gn.g.Train)))
-	gn.f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("train").Params(jen.Id("lr").Float32()).Params(jen.Id("loss").Float64()).Block(train...)
-	gn.f.Line()
+	return sg
+}
+
+// genPrograms writes one unexported method per program, named after it:
+// infer() and train(lr) (loss float64), each a straight line of kernel
+// calls.
+func (gn *generator) genPrograms() error {
+	names := map[plan.Program]string{plan.Infer: "inference", plan.Train: "training"}
+	docs := map[plan.Program]string{
+		plan.Infer: "dropout at test scale, the softmax into the probabilities",
+		plan.Train: "the forward pass with dropout, the loss, the backward pass and an SGD update at learning rate lr",
+	}
+	for _, prog := range plan.Programs {
+		body, err := gn.programBody(prog)
+		if err != nil {
+			return err
+		}
+		sg := gn.sig(prog)
+		var params, results []jen.Code
+		if sg.lr {
+			params = append(params, jen.Id("lr").Float32())
+		}
+		if sg.loss {
+			results = append(results, jen.Id("loss").Float64())
+			body = append(body, jen.Return(jen.Id("loss")))
+		}
+		gn.comment(fmt.Sprintf("%s is the %s program: %d steps, %s.", prog, names[prog], len(gn.p.Steps[prog]), docs[prog]))
+		gn.f.Func().Params(model()).Id(prog.String()).Params(params...).Params(results...).Block(body...)
+		gn.f.Line()
+	}
 	return nil
 }
 
-// phase groups a training program's steps under a heading.
-func phase(k lower.Kernel) int {
-	switch {
-	case k == lower.SGDUpdate:
-		return 2
-	case strings.HasSuffix(string(k), ".backward"):
-		return 1
+// phase groups a program's steps under headings, by the op table: the
+// forward pass, the backward pass (plan.KernelDef.Backward), and, within
+// it, the update, whose kernels take the learning rate.
+func phase(d *plan.KernelDef) int {
+	if !d.Backward {
+		return 0
 	}
-	return 0
+	for _, prm := range d.Params {
+		if prm.Role == plan.LRArg {
+			return 2
+		}
+	}
+	return 1
 }
 
 var phaseHeadings = [...]string{
@@ -53,11 +96,12 @@ var phaseHeadings = [...]string{
 // programBody writes the statements of one program: first the images (and
 // labels) moved from where the host wrote them, if this program keeps them
 // elsewhere, then every step as a comment (its note) and a call, with a
-// blank line between layers.
+// blank line between layers, and headings between the phases of a program
+// that has more than one.
 func (gn *generator) programBody(prog plan.Program) ([]jen.Code, error) {
 	var body []jen.Code
 	for _, b := range gn.hostWritten {
-		home, here := gn.p.Offset(plan.Train, b), gn.p.Offset(prog, b)
+		home, here := b.Offset[plan.Train], b.Offset[prog]
 		if here < 0 || here == home {
 			continue
 		}
@@ -66,15 +110,23 @@ func (gn *generator) programBody(prog plan.Program) ([]jen.Code, error) {
 			jen.Copy(gn.viewAt(b, here), gn.viewAt(b, home)),
 			jen.Line())
 	}
-	steps := prog.Steps(gn.g)
+	steps := gn.p.Steps[prog]
+	defs := make([]*plan.KernelDef, len(steps))
+	phases := map[int]bool{}
+	for i, s := range steps {
+		if defs[i] = s.Kernel.Def(); defs[i] == nil {
+			return nil, fmt.Errorf("gen: %s program, step %d: kernel %q is not in the op table", prog, i, s.Kernel)
+		}
+		phases[phase(defs[i])] = true
+	}
 	pair := gn.p.FusedLRNPool(prog)
 	ph := -1
 	for i, s := range steps {
 		if j := pair[i]; j >= 0 && j < i {
 			continue // the pooling of an LRN and pooling run as one, below
 		}
-		if prog == plan.Train && phase(s.Kernel) > ph {
-			ph = phase(s.Kernel)
+		if p := phase(defs[i]); len(phases) > 1 && p > ph {
+			ph = p
 			if i > 0 {
 				body = append(body, jen.Line())
 			}
@@ -87,7 +139,7 @@ func (gn *generator) programBody(prog plan.Program) ([]jen.Code, error) {
 		if j := pair[i]; j > i {
 			code, err = gn.lrnPool(prog, s, steps[j])
 		} else {
-			code, err = gn.step(prog, s)
+			code, err = gn.step(prog, defs[i], s)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("gen: %s program, step %d (%s, %s): %v", prog, i, s.Kernel, s.Note, err)
@@ -97,64 +149,60 @@ func (gn *generator) programBody(prog plan.Program) ([]jen.Code, error) {
 	return body, nil
 }
 
-// step writes one kernel call: the parameter literal, the method and the
-// arguments in the order lower.Signatures gives, each a view of the arena at
-// the buffer's offset in this program. Three arguments are not buffers:
-// "rng" is the device's dropout generator, SGD's LR is the training step's
-// argument, and the loss that SoftmaxLoss returns is both stored in the
-// "loss" buffer and returned from the program.
-func (gn *generator) step(prog plan.Program, s *lower.Step) ([]jen.Code, error) {
-	sig, ok := lower.Signatures[s.Kernel]
-	if !ok {
-		return nil, fmt.Errorf("no signature for kernel %s", s.Kernel)
-	}
-	known := map[string]bool{}
-	for _, a := range sig.Args {
-		known[a] = true
-	}
-	if s.Kernel == lower.SoftmaxLoss {
-		known["loss"] = true
-	}
+// step writes one kernel call, from the op table: the literal of the
+// kernel's CPU type, its method, and the kernel's parameters in order, each
+// buffer a view of the arena at its offset in this program. The runtime
+// scalars are the device's dropout generator for a seed (plan.SeedArg) and
+// the program's lr for a learning rate (plan.LRArg). The operand that takes
+// the method's result (plan.CPUCall.Result, the loss) is not passed: the
+// result is both returned from the program and stored in it as a float32.
+func (gn *generator) step(prog plan.Program, d *plan.KernelDef, s *plan.Step) ([]jen.Code, error) {
 	for _, a := range s.Args {
-		if !known[a.Name] {
-			return nil, fmt.Errorf("argument %q is not in the signature %v", a.Name, sig.Args)
+		if !slices.ContainsFunc(d.Params, func(p plan.Param) bool { return p.Name == a.Name && !p.Scalar() }) {
+			return nil, fmt.Errorf("operand %q is no parameter of %s", a.Name, d.Name)
 		}
 	}
-	var set map[string]jen.Code
-	if s.Kernel == lower.SGDUpdate {
-		set = map[string]jen.Code{"LR": jen.Id("lr")}
-	}
-	lit, err := literal(s.Params, set)
+	lit, err := literal(d, s)
 	if err != nil {
 		return nil, err
 	}
 	var args []jen.Code
-	for _, name := range sig.Args {
-		if name == "rng" {
+	for _, prm := range d.Params {
+		switch {
+		case prm.Role == plan.SeedArg:
 			args = append(args, jen.Id("m").Dot("rng").Index(jen.Lit(s.Device)))
-			continue
+		case prm.Role == plan.LRArg:
+			args = append(args, jen.Id("lr"))
+		case prm.Name == d.CPU.Result:
+		default:
+			b := s.Arg(prm.Name)
+			if b == nil {
+				if !prm.Optional {
+					return nil, fmt.Errorf("no operand %s", prm.Name)
+				}
+				args = append(args, jen.Nil())
+				continue
+			}
+			if want := dtypeOf(prm); b.DType != want {
+				return nil, fmt.Errorf("operand %s is %s, the kernel takes %s", b.Name, b.DType, want)
+			}
+			v, err := gn.view(prog, b)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, v)
 		}
-		b := s.Arg(name)
-		if b == nil {
-			args = append(args, jen.Nil())
-			continue
-		}
-		v, err := gn.view(prog, b)
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, v)
 	}
-	call := lit.Dot(sig.Method).Call(args...)
+	call := lit.Dot(d.CPU.Method).Call(args...)
 	code := []jen.Code{jen.Comment(s.Note)}
-	if s.Kernel != lower.SoftmaxLoss {
+	if d.CPU.Result == "" {
 		return append(code, call), nil
 	}
-	loss := s.Arg("loss")
-	if loss == nil || loss.DType != lower.F32 || loss.Elems() != 1 {
-		return nil, fmt.Errorf("the loss step needs a one-element f32 buffer \"loss\"")
+	r := s.Arg(d.CPU.Result)
+	if r == nil || r.DType != plan.F32 || r.Elems() != 1 {
+		return nil, fmt.Errorf("the result of %s needs a one-element f32 operand %q", d.Name, d.CPU.Result)
 	}
-	at, err := gn.view(prog, loss)
+	at, err := gn.view(prog, r)
 	if err != nil {
 		return nil, err
 	}
@@ -163,45 +211,58 @@ func (gn *generator) step(prog plan.Program, s *lower.Step) ([]jen.Code, error) 
 		at.Index(jen.Lit(0)).Op("=").Float32().Call(jen.Id("loss"))), nil
 }
 
-// lrnPool writes an LRN step and the max pooling of its output as one
-// cpu.LRNMaxPool call (plan.FusedLRNPool), with both steps' notes.
-func (gn *generator) lrnPool(prog plan.Program, lrn, pool *lower.Step) ([]jen.Code, error) {
-	l, lok := lrn.Params.(cpu.LRN)
-	q, qok := pool.Params.(cpu.MaxPool)
-	if !lok || !qok {
-		return nil, fmt.Errorf("an LRN and pooling pair of %T and %T", lrn.Params, pool.Params)
+func dtypeOf(p plan.Param) plan.DType {
+	if p.DType == "" {
+		return plan.F32
 	}
-	lit, err := literal(cpu.LRNMaxPool{LRN: l, Pool: q}, nil)
+	return p.DType
+}
+
+// lrnPool writes an LRN step and the max pooling of its output as one
+// call (plan.FusedLRNPool) with both steps' notes: cpu.LRNMaxPool made of
+// the two steps' literals, given the LRN's input and the pooling's outputs.
+func (gn *generator) lrnPool(prog plan.Program, lrn, pool *plan.Step) ([]jen.Code, error) {
+	l, err := literal(lrn.Kernel.Def(), lrn)
+	if err != nil {
+		return nil, err
+	}
+	q, err := literal(pool.Kernel.Def(), pool)
 	if err != nil {
 		return nil, err
 	}
 	var args []jen.Code
-	for _, b := range []*lower.Buffer{lrn.Arg("x"), pool.Arg("y"), pool.Arg("argmax")} {
+	for _, b := range []*plan.Buffer{lrn.Arg("x"), pool.Arg("y"), pool.Arg("argmax")} {
+		if b == nil {
+			return nil, fmt.Errorf("an LRN and pooling pair without x, y or argmax")
+		}
 		v, err := gn.view(prog, b)
 		if err != nil {
 			return nil, err
 		}
 		args = append(args, v)
 	}
+	lit := jen.Qual(cpuPkg, fusedType).Values(jen.Id(fusedLRN).Op(":").Add(l), jen.Id(fusedPool).Op(":").Add(q))
 	return []jen.Code{
 		jen.Comment(lrn.Note),
 		jen.Comment(pool.Note),
 		jen.Comment(fmt.Sprintf("(in one pass: %s is not written)", lrn.Arg("y").Name)),
-		lit.Dot("Forward").Call(args...),
+		lit.Dot(fusedMethod).Call(args...),
 	}, nil
 }
 
+// views names the arena's view of each element type.
+var views = map[plan.DType]string{plan.F32: "F32", plan.I32: "I32", plan.U8: "U8"}
+
 // view is a buffer as the program lays it out: m.dev[d].F32(offset, n), or
 // I32 or U8 by its element type.
-func (gn *generator) view(prog plan.Program, b *lower.Buffer) (*jen.Statement, error) {
-	off := gn.p.Offset(prog, b)
+func (gn *generator) view(prog plan.Program, b *plan.Buffer) (*jen.Statement, error) {
+	off := b.Offset[prog]
 	if off < 0 {
 		return nil, fmt.Errorf("the %s program has no place for buffer %s", prog, b.Name)
 	}
 	return gn.viewAt(b, off), nil
 }
 
-func (gn *generator) viewAt(b *lower.Buffer, off int64) *jen.Statement {
-	method := map[lower.DType]string{lower.F32: "F32", lower.I32: "I32", lower.U8: "U8"}[b.DType]
-	return jen.Id("m").Dot("dev").Index(jen.Lit(b.Device)).Dot(method).Call(num(off), num(b.Elems()))
+func (gn *generator) viewAt(b *plan.Buffer, off int64) *jen.Statement {
+	return jen.Id("m").Dot("dev").Index(jen.Lit(b.Device)).Dot(views[b.DType]).Call(num(off), num(b.Elems()))
 }

@@ -7,12 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexnetc/alexnetc/compiler/check"
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/compiler"
 	"github.com/alexnetc/alexnetc/generated/fashion"
 	"github.com/alexnetc/alexnetc/runtime/cpu"
 	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/runtime/safetensors"
 	"github.com/alexnetc/alexnetc/spec"
 )
@@ -30,19 +29,16 @@ func fashionEngine(t *testing.T, seed uint64) *engine.Engine {
 	if len(diags) > 0 {
 		t.Fatal(diags)
 	}
-	n, diags := check.Check(s)
-	if len(diags) > 0 {
-		t.Fatal(diags)
-	}
-	g, err := lower.Lower(n, lower.Options{})
+	p, err := compiler.CompileSpec(s, "", compiler.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.Batch != fashion.Batch || g.Devices != fashion.Devices {
-		t.Fatalf("the spec lowers to batch %d on %d devices, generated/fashion has %d on %d: run make generate",
-			g.Batch, g.Devices, fashion.Batch, fashion.Devices)
+	if p.Batch != fashion.Batch || p.Devices() != fashion.Devices ||
+		p.Memory.Devices[0].Arena != fashion.Device0ArenaBytes || p.Memory.Devices[1].Arena != fashion.Device1ArenaBytes {
+		t.Fatalf("the spec compiles to batch %d on %d devices (arenas %v), generated/fashion has %d on %d: run make generate",
+			p.Batch, p.Devices(), p.Memory, fashion.Batch, fashion.Devices)
 	}
-	return engine.New(plan.Build(g), seed)
+	return engine.New(p, seed)
 }
 
 // sameBits fails unless a and b hold the same float32 bit patterns.
@@ -91,15 +87,15 @@ func TestGeneratedMatchesEngine(t *testing.T) {
 	e.Init(seed)
 	m := fashion.New()
 	m.Init(seed)
-	g := e.Plan.Graph
-	for _, b := range g.Params() {
+	p := e.Plan
+	for _, b := range p.Params() {
 		sameBits(t, "initial "+b.Name, m.Weight(b.Name), e.F32(plan.Train, b.Name))
 	}
 
 	feed(m, e, plan.Infer, 1)
 	m.Infer()
 	e.Run(plan.Infer)
-	sameBits(t, "inference probabilities", m.Probabilities(), e.F32(plan.Infer, "loss.out"))
+	sameBits(t, "inference probabilities", m.Probabilities(), e.F32(plan.Infer, p.Model.Probabilities))
 
 	for step, lr := range []float32{0.01, 0.005} {
 		feed(m, e, plan.Train, uint64(10+step))
@@ -109,18 +105,27 @@ func TestGeneratedMatchesEngine(t *testing.T) {
 		if math.Float64bits(loss) != math.Float64bits(e.Loss) || math.IsNaN(loss) {
 			t.Fatalf("step %d: loss %v generated, %v engine", step, loss, e.Loss)
 		}
-		sameBits(t, "training probabilities", m.Probabilities(), e.F32(plan.Train, "loss.out"))
-		for _, b := range g.Buffers {
-			if b.DType == lower.F32 && e.Uses(plan.Train, b.Name) {
+		sameBits(t, "training probabilities", m.Probabilities(), e.F32(plan.Train, p.Model.Probabilities))
+		sameBits(t, "loss buffer", m.Buffer(p.Model.Loss), e.F32(plan.Train, p.Model.Loss))
+		if got := m.Buffer(p.Model.Loss)[0]; got != float32(loss) {
+			t.Errorf("step %d: the loss buffer holds %v, TrainStep returned %v", step, got, loss)
+		}
+		compared := 0
+		for _, b := range p.Buffers {
+			if b.DType == plan.F32 && e.Uses(plan.Train, b.Name) {
+				compared++
 				sameBits(t, b.Name, m.Buffer(b.Name), e.F32(plan.Train, b.Name))
 			}
+		}
+		if compared < 100 {
+			t.Fatalf("compared only %d buffers", compared)
 		}
 	}
 
 	feed(m, e, plan.Infer, 2)
 	m.Infer()
 	e.Run(plan.Infer)
-	sameBits(t, "inference probabilities after training", m.Probabilities(), e.F32(plan.Infer, "loss.out"))
+	sameBits(t, "inference probabilities after training", m.Probabilities(), e.F32(plan.Infer, p.Model.Probabilities))
 	var sum float64
 	for _, p := range m.Probabilities() {
 		sum += float64(p)

@@ -13,7 +13,8 @@
 // initialisers, or Load reads them from a safetensors file that Save wrote
 // (PyTorch reads and writes the same files, under the same tensor names).
 // Write Input, and Labels for training, before every Infer or TrainStep: the
-// two programs reuse the memory of their activations, images included.
+// two programs reuse the memory of everything but the weights and what the host
+// reads and writes.
 package alexnet
 
 import (
@@ -88,18 +89,17 @@ const (
 const (
 	Devices                = 2
 	Device0ArenaBytes      = 748582080 // device 0's whole arena
-	Device0PersistentBytes = 467956352 // weights, biases, their gradients and momenta, at the front
+	Device0PersistentBytes = 467956352 // weights, biases, their gradients and momenta, and what the host reads and writes, at the front
 	Device1ArenaBytes      = 698905408 // device 1's whole arena
-	Device1PersistentBytes = 341209344 // weights, biases, their gradients and momenta, at the front
+	Device1PersistentBytes = 341209344 // weights, biases, their gradients and momenta, and what the host reads and writes, at the front
 )
 
 // Model is the network with its memory: one arena per device, allocated once by
 // New and carved into buffers at the memory plan's offsets.
 type Model struct {
-	dev     [Devices]*cpu.Arena // device memory
-	rng     [Devices]*cpu.RNG   // dropout masks, one stream per device
-	lr      float32             // the learning rate of the last training step
-	trained bool                // whether the last program run was the training step, whose probabilities lie elsewhere
+	dev [Devices]*cpu.Arena // device memory
+	rng [Devices]*cpu.RNG   // dropout masks, one stream per device
+	lr  float32             // the learning rate of the last training step
 }
 
 // New allocates and zeroes the model's memory. Its weights are zero until Init or
@@ -129,9 +129,6 @@ func (m *Model) Labels() []int32 {
 // Probabilities returns the softmax of the last Infer or TrainStep,
 // Batch×Classes.
 func (m *Model) Probabilities() []float32 {
-	if m.trained {
-		return m.dev[0].F32(207195328, 128000)
-	}
 	return m.dev[0].F32(207195328, 128000)
 }
 
@@ -139,7 +136,6 @@ func (m *Model) Probabilities() []float32 {
 // softmax into Probabilities.
 func (m *Model) Infer() {
 	m.infer()
-	m.trained = false
 }
 
 // TrainStep runs the training program on Input and Labels: the forward pass with
@@ -148,7 +144,6 @@ func (m *Model) Infer() {
 func (m *Model) TrainStep(lr float32) (loss float64) {
 	m.lr = lr
 	loss = m.train(lr)
-	m.trained = true
 	return loss
 }
 
@@ -195,14 +190,12 @@ func (m *Model) Params() map[string][]float32 {
 	return out
 }
 
-// Init draws every weight and bias from its layer's initialiser, the i-th from
-// stream cpu.ParamStream(i) of seed, zeroes the gradients and momenta, and
-// restarts device d's dropout stream at (seed, d+1): the same weights as
-// engine.Init(seed) and the same dropout masks as engine.New(plan, seed), so that
-// a model is a function of its seed.
+// Init draws every weight and bias from its initialiser, the i-th from stream
+// cpu.ParamStream(i) of seed, zeroes the gradients and momenta, and restarts
+// device d's dropout stream at (seed, d+1): the same weights as engine.Init(seed)
+// and the same dropout masks as engine.New(plan, seed), so that a model is a
+// function of its seed.
 func (m *Model) Init(seed uint64) {
-	clear(m.dev[0].U8(0, Device0PersistentBytes))
-	clear(m.dev[1].U8(0, Device1PersistentBytes))
 	// conv1.gpu0.weight [48 3 11 11]: normal(mean=0, std=0.01)
 	cpu.FillNormal(m.dev[0].F32(77070848, 17424), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(0)))
 	// conv1.gpu0.bias [48]: constant(0)
@@ -263,9 +256,11 @@ func (m *Model) Init(seed uint64) {
 	cpu.FillNormal(m.dev[0].F32(190807296, 4096000), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(28)))
 	// fc8.bias [1000]: constant(0)
 	cpu.FillConstant(m.dev[0].F32(207191296, 1000), 0)
+	// The gradients and momenta.
+	clear(m.dev[0].U8(207707392, 260248928))
+	clear(m.dev[1].U8(113736448, 227472896))
 	m.rng[0] = cpu.NewRNG(seed, 1)
 	m.rng[1] = cpu.NewRNG(seed, 2)
-	m.trained = false
 }
 
 // Save writes every weight and bias to w in the safetensors format, with the
@@ -652,72 +647,72 @@ func (m *Model) train(lr float32) (loss float64) {
 	// SGD update of every weight and bias, on the device that holds it.
 
 	// SGD on conv1.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77070848, 17424), m.dev[0].F32(337761984, 17424), m.dev[0].F32(337831872, 17424))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(77070848, 17424), m.dev[0].F32(337761984, 17424), m.dev[0].F32(337831872, 17424))
 	// SGD on conv1.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77140544, 48), m.dev[0].F32(337831680, 48), m.dev[0].F32(337901568, 48))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(77140544, 48), m.dev[0].F32(337831680, 48), m.dev[0].F32(337901568, 48))
 	// SGD on conv1.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(0, 17424), m.dev[1].F32(227403008, 17424), m.dev[1].F32(227472896, 17424))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(0, 17424), m.dev[1].F32(227403008, 17424), m.dev[1].F32(227472896, 17424))
 	// SGD on conv1.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(69696, 48), m.dev[1].F32(227472704, 48), m.dev[1].F32(227542592, 48))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(69696, 48), m.dev[1].F32(227472704, 48), m.dev[1].F32(227542592, 48))
 
 	// SGD on conv2.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77140736, 153600), m.dev[0].F32(337147072, 153600), m.dev[0].F32(337901760, 153600))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(77140736, 153600), m.dev[0].F32(337147072, 153600), m.dev[0].F32(337901760, 153600))
 	// SGD on conv2.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77755136, 128), m.dev[0].F32(337761472, 128), m.dev[0].F32(338516160, 128))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(77755136, 128), m.dev[0].F32(337761472, 128), m.dev[0].F32(338516160, 128))
 	// SGD on conv2.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(69888, 153600), m.dev[1].F32(226788096, 153600), m.dev[1].F32(227542784, 153600))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(69888, 153600), m.dev[1].F32(226788096, 153600), m.dev[1].F32(227542784, 153600))
 	// SGD on conv2.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(684288, 128), m.dev[1].F32(227402496, 128), m.dev[1].F32(228157184, 128))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(684288, 128), m.dev[1].F32(227402496, 128), m.dev[1].F32(228157184, 128))
 
 	// SGD on conv3.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77755648, 442368), m.dev[0].F32(335376832, 442368), m.dev[0].F32(338516672, 442368))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(77755648, 442368), m.dev[0].F32(335376832, 442368), m.dev[0].F32(338516672, 442368))
 	// SGD on conv3.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(79525120, 192), m.dev[0].F32(337146304, 192), m.dev[0].F32(340286144, 192))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(79525120, 192), m.dev[0].F32(337146304, 192), m.dev[0].F32(340286144, 192))
 	// SGD on conv3.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(684800, 442368), m.dev[1].F32(225017856, 442368), m.dev[1].F32(228157696, 442368))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(684800, 442368), m.dev[1].F32(225017856, 442368), m.dev[1].F32(228157696, 442368))
 	// SGD on conv3.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(2454272, 192), m.dev[1].F32(226787328, 192), m.dev[1].F32(229927168, 192))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(2454272, 192), m.dev[1].F32(226787328, 192), m.dev[1].F32(229927168, 192))
 
 	// SGD on conv4.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(79525888, 331776), m.dev[0].F32(334048960, 331776), m.dev[0].F32(340286912, 331776))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(79525888, 331776), m.dev[0].F32(334048960, 331776), m.dev[0].F32(340286912, 331776))
 	// SGD on conv4.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(80852992, 192), m.dev[0].F32(335376064, 192), m.dev[0].F32(341614016, 192))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(80852992, 192), m.dev[0].F32(335376064, 192), m.dev[0].F32(341614016, 192))
 	// SGD on conv4.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(2455040, 331776), m.dev[1].F32(223689984, 331776), m.dev[1].F32(229927936, 331776))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(2455040, 331776), m.dev[1].F32(223689984, 331776), m.dev[1].F32(229927936, 331776))
 	// SGD on conv4.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(3782144, 192), m.dev[1].F32(225017088, 192), m.dev[1].F32(231255040, 192))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(3782144, 192), m.dev[1].F32(225017088, 192), m.dev[1].F32(231255040, 192))
 
 	// SGD on conv5.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(80853760, 221184), m.dev[0].F32(333163712, 221184), m.dev[0].F32(341614784, 221184))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(80853760, 221184), m.dev[0].F32(333163712, 221184), m.dev[0].F32(341614784, 221184))
 	// SGD on conv5.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(81738496, 128), m.dev[0].F32(334048448, 128), m.dev[0].F32(342499520, 128))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(81738496, 128), m.dev[0].F32(334048448, 128), m.dev[0].F32(342499520, 128))
 	// SGD on conv5.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(3782912, 221184), m.dev[1].F32(222804736, 221184), m.dev[1].F32(231255808, 221184))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(3782912, 221184), m.dev[1].F32(222804736, 221184), m.dev[1].F32(231255808, 221184))
 	// SGD on conv5.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(4667648, 128), m.dev[1].F32(223689472, 128), m.dev[1].F32(232140544, 128))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(4667648, 128), m.dev[1].F32(223689472, 128), m.dev[1].F32(232140544, 128))
 
 	// SGD on fc6.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(81739008, 18874368), m.dev[0].F32(257658048, 18874368), m.dev[0].F32(342500032, 18874368))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(81739008, 18874368), m.dev[0].F32(257658048, 18874368), m.dev[0].F32(342500032, 18874368))
 	// SGD on fc6.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(157236480, 2048), m.dev[0].F32(333155520, 2048), m.dev[0].F32(417997504, 2048))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(157236480, 2048), m.dev[0].F32(333155520, 2048), m.dev[0].F32(417997504, 2048))
 	// SGD on fc6.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(4668160, 18874368), m.dev[1].F32(147299072, 18874368), m.dev[1].F32(232141056, 18874368))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(4668160, 18874368), m.dev[1].F32(147299072, 18874368), m.dev[1].F32(232141056, 18874368))
 	// SGD on fc6.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(80165632, 2048), m.dev[1].F32(222796544, 2048), m.dev[1].F32(307638528, 2048))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(80165632, 2048), m.dev[1].F32(222796544, 2048), m.dev[1].F32(307638528, 2048))
 
 	// SGD on fc7.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(157244672, 8388608), m.dev[0].F32(224095424, 8388608), m.dev[0].F32(418005696, 8388608))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(157244672, 8388608), m.dev[0].F32(224095424, 8388608), m.dev[0].F32(418005696, 8388608))
 	// SGD on fc7.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(190799104, 2048), m.dev[0].F32(257649856, 2048), m.dev[0].F32(451560128, 2048))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(190799104, 2048), m.dev[0].F32(257649856, 2048), m.dev[0].F32(451560128, 2048))
 	// SGD on fc7.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(80173824, 8388608), m.dev[1].F32(113736448, 8388608), m.dev[1].F32(307646720, 8388608))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(80173824, 8388608), m.dev[1].F32(113736448, 8388608), m.dev[1].F32(307646720, 8388608))
 	// SGD on fc7.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(113728256, 2048), m.dev[1].F32(147290880, 2048), m.dev[1].F32(341201152, 2048))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(113728256, 2048), m.dev[1].F32(147290880, 2048), m.dev[1].F32(341201152, 2048))
 
 	// SGD on fc8.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(190807296, 4096000), m.dev[0].F32(207707392, 4096000), m.dev[0].F32(451568320, 4096000))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(190807296, 4096000), m.dev[0].F32(207707392, 4096000), m.dev[0].F32(451568320, 4096000))
 	// SGD on fc8.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(207191296, 1000), m.dev[0].F32(224091392, 1000), m.dev[0].F32(467952320, 1000))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(207191296, 1000), m.dev[0].F32(224091392, 1000), m.dev[0].F32(467952320, 1000))
 	return loss
 }
 

@@ -13,7 +13,8 @@
 // initialisers, or Load reads them from a safetensors file that Save wrote
 // (PyTorch reads and writes the same files, under the same tensor names).
 // Write Input, and Labels for training, before every Infer or TrainStep: the
-// two programs reuse the memory of their activations, images included.
+// two programs reuse the memory of everything but the weights and what the host
+// reads and writes.
 package alexnet1gpu
 
 import (
@@ -88,16 +89,15 @@ const (
 const (
 	Devices                = 1
 	Device0ArenaBytes      = 1075788480 // device 0's whole arena
-	Device0PersistentBytes = 795162752  // weights, biases, their gradients and momenta, at the front
+	Device0PersistentBytes = 795162752  // weights, biases, their gradients and momenta, and what the host reads and writes, at the front
 )
 
 // Model is the network with its memory: one arena per device, allocated once by
 // New and carved into buffers at the memory plan's offsets.
 type Model struct {
-	dev     [Devices]*cpu.Arena // device memory
-	rng     [Devices]*cpu.RNG   // dropout masks, one stream per device
-	lr      float32             // the learning rate of the last training step
-	trained bool                // whether the last program run was the training step, whose probabilities lie elsewhere
+	dev [Devices]*cpu.Arena // device memory
+	rng [Devices]*cpu.RNG   // dropout masks, one stream per device
+	lr  float32             // the learning rate of the last training step
 }
 
 // New allocates and zeroes the model's memory. Its weights are zero until Init or
@@ -125,9 +125,6 @@ func (m *Model) Labels() []int32 {
 // Probabilities returns the softmax of the last Infer or TrainStep,
 // Batch×Classes.
 func (m *Model) Probabilities() []float32 {
-	if m.trained {
-		return m.dev[0].F32(316264128, 128000)
-	}
 	return m.dev[0].F32(316264128, 128000)
 }
 
@@ -135,7 +132,6 @@ func (m *Model) Probabilities() []float32 {
 // softmax into Probabilities.
 func (m *Model) Infer() {
 	m.infer()
-	m.trained = false
 }
 
 // TrainStep runs the training program on Input and Labels: the forward pass with
@@ -144,7 +140,6 @@ func (m *Model) Infer() {
 func (m *Model) TrainStep(lr float32) (loss float64) {
 	m.lr = lr
 	loss = m.train(lr)
-	m.trained = true
 	return loss
 }
 
@@ -191,13 +186,12 @@ func (m *Model) Params() map[string][]float32 {
 	return out
 }
 
-// Init draws every weight and bias from its layer's initialiser, the i-th from
-// stream cpu.ParamStream(i) of seed, zeroes the gradients and momenta, and
-// restarts device d's dropout stream at (seed, d+1): the same weights as
-// engine.Init(seed) and the same dropout masks as engine.New(plan, seed), so that
-// a model is a function of its seed.
+// Init draws every weight and bias from its initialiser, the i-th from stream
+// cpu.ParamStream(i) of seed, zeroes the gradients and momenta, and restarts
+// device d's dropout stream at (seed, d+1): the same weights as engine.Init(seed)
+// and the same dropout masks as engine.New(plan, seed), so that a model is a
+// function of its seed.
 func (m *Model) Init(seed uint64) {
-	clear(m.dev[0].U8(0, Device0PersistentBytes))
 	// conv1.weight [48 3 11 11]: normal(mean=0, std=0.01)
 	cpu.FillNormal(m.dev[0].F32(77070848, 17424), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(0)))
 	// conv1.bias [48]: constant(0)
@@ -230,8 +224,9 @@ func (m *Model) Init(seed uint64) {
 	cpu.FillNormal(m.dev[0].F32(299876096, 4096000), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(14)))
 	// fc8.bias [1000]: constant(0)
 	cpu.FillConstant(m.dev[0].F32(316260096, 1000), 0)
+	// The gradients and momenta.
+	clear(m.dev[0].U8(316776192, 478386528))
 	m.rng[0] = cpu.NewRNG(seed, 1)
-	m.trained = false
 }
 
 // Save writes every weight and bias to w in the safetensors format, with the
@@ -438,44 +433,44 @@ func (m *Model) train(lr float32) (loss float64) {
 	// SGD update of every weight and bias, on the device that holds it.
 
 	// SGD on conv1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77070848, 17424), m.dev[0].F32(555899584, 17424), m.dev[0].F32(555969472, 17424))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(77070848, 17424), m.dev[0].F32(555899584, 17424), m.dev[0].F32(555969472, 17424))
 	// SGD on conv1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77140544, 48), m.dev[0].F32(555969280, 48), m.dev[0].F32(556039168, 48))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(77140544, 48), m.dev[0].F32(555969280, 48), m.dev[0].F32(556039168, 48))
 
 	// SGD on conv2.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77140736, 153600), m.dev[0].F32(555284672, 153600), m.dev[0].F32(556039360, 153600))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(77140736, 153600), m.dev[0].F32(555284672, 153600), m.dev[0].F32(556039360, 153600))
 	// SGD on conv2.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77755136, 128), m.dev[0].F32(555899072, 128), m.dev[0].F32(556653760, 128))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(77755136, 128), m.dev[0].F32(555899072, 128), m.dev[0].F32(556653760, 128))
 
 	// SGD on conv3.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(77755648, 221184), m.dev[0].F32(554399168, 221184), m.dev[0].F32(556654272, 221184))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(77755648, 221184), m.dev[0].F32(554399168, 221184), m.dev[0].F32(556654272, 221184))
 	// SGD on conv3.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(78640384, 192), m.dev[0].F32(555283904, 192), m.dev[0].F32(557539008, 192))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(78640384, 192), m.dev[0].F32(555283904, 192), m.dev[0].F32(557539008, 192))
 
 	// SGD on conv4.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(78641152, 331776), m.dev[0].F32(553071296, 331776), m.dev[0].F32(557539776, 331776))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(78641152, 331776), m.dev[0].F32(553071296, 331776), m.dev[0].F32(557539776, 331776))
 	// SGD on conv4.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(79968256, 192), m.dev[0].F32(554398400, 192), m.dev[0].F32(558866880, 192))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(79968256, 192), m.dev[0].F32(554398400, 192), m.dev[0].F32(558866880, 192))
 
 	// SGD on conv5.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(79969024, 442368), m.dev[0].F32(551300800, 442368), m.dev[0].F32(558867648, 442368))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(79969024, 442368), m.dev[0].F32(551300800, 442368), m.dev[0].F32(558867648, 442368))
 	// SGD on conv5.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(81738496, 256), m.dev[0].F32(553070272, 256), m.dev[0].F32(560637120, 256))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(81738496, 256), m.dev[0].F32(553070272, 256), m.dev[0].F32(560637120, 256))
 
 	// SGD on fc6.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(81739520, 37748736), m.dev[0].F32(400289472, 37748736), m.dev[0].F32(560638144, 37748736))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(81739520, 37748736), m.dev[0].F32(400289472, 37748736), m.dev[0].F32(560638144, 37748736))
 	// SGD on fc6.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(232734464, 4096), m.dev[0].F32(551284416, 4096), m.dev[0].F32(711633088, 4096))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(232734464, 4096), m.dev[0].F32(551284416, 4096), m.dev[0].F32(711633088, 4096))
 
 	// SGD on fc7.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(232750848, 16777216), m.dev[0].F32(333164224, 16777216), m.dev[0].F32(711649472, 16777216))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(232750848, 16777216), m.dev[0].F32(333164224, 16777216), m.dev[0].F32(711649472, 16777216))
 	// SGD on fc7.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(299859712, 4096), m.dev[0].F32(400273088, 4096), m.dev[0].F32(778758336, 4096))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(299859712, 4096), m.dev[0].F32(400273088, 4096), m.dev[0].F32(778758336, 4096))
 
 	// SGD on fc8.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(299876096, 4096000), m.dev[0].F32(316776192, 4096000), m.dev[0].F32(778774720, 4096000))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(299876096, 4096000), m.dev[0].F32(316776192, 4096000), m.dev[0].F32(778774720, 4096000))
 	// SGD on fc8.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(316260096, 1000), m.dev[0].F32(333160192, 1000), m.dev[0].F32(795158720, 1000))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(316260096, 1000), m.dev[0].F32(333160192, 1000), m.dev[0].F32(795158720, 1000))
 	return loss
 }
 

@@ -13,7 +13,8 @@
 // initialisers, or Load reads them from a safetensors file that Save wrote
 // (PyTorch reads and writes the same files, under the same tensor names).
 // Write Input, and Labels for training, before every Infer or TrainStep: the
-// two programs reuse the memory of their activations, images included.
+// two programs reuse the memory of everything but the weights and what the host
+// reads and writes.
 package cifar4
 
 import (
@@ -72,16 +73,15 @@ const (
 const (
 	Devices                = 1
 	Device0ArenaBytes      = 45448576 // device 0's whole arena
-	Device0PersistentBytes = 2653568  // weights, biases, their gradients and momenta, at the front
+	Device0PersistentBytes = 2653568  // weights, biases, their gradients and momenta, and what the host reads and writes, at the front
 )
 
 // Model is the network with its memory: one arena per device, allocated once by
 // New and carved into buffers at the memory plan's offsets.
 type Model struct {
-	dev     [Devices]*cpu.Arena // device memory
-	rng     [Devices]*cpu.RNG   // dropout masks, one stream per device
-	lr      float32             // the learning rate of the last training step
-	trained bool                // whether the last program run was the training step, whose probabilities lie elsewhere
+	dev [Devices]*cpu.Arena // device memory
+	rng [Devices]*cpu.RNG   // dropout masks, one stream per device
+	lr  float32             // the learning rate of the last training step
 }
 
 // New allocates and zeroes the model's memory. Its weights are zero until Init or
@@ -109,9 +109,6 @@ func (m *Model) Labels() []int32 {
 // Probabilities returns the softmax of the last Infer or TrainStep,
 // Batch×Classes.
 func (m *Model) Probabilities() []float32 {
-	if m.trained {
-		return m.dev[0].F32(1931712, 1280)
-	}
 	return m.dev[0].F32(1931712, 1280)
 }
 
@@ -119,7 +116,6 @@ func (m *Model) Probabilities() []float32 {
 // softmax into Probabilities.
 func (m *Model) Infer() {
 	m.infer()
-	m.trained = false
 }
 
 // TrainStep runs the training program on Input and Labels: the forward pass with
@@ -128,7 +124,6 @@ func (m *Model) Infer() {
 func (m *Model) TrainStep(lr float32) (loss float64) {
 	m.lr = lr
 	loss = m.train(lr)
-	m.trained = true
 	return loss
 }
 
@@ -175,13 +170,12 @@ func (m *Model) Params() map[string][]float32 {
 	return out
 }
 
-// Init draws every weight and bias from its layer's initialiser, the i-th from
-// stream cpu.ParamStream(i) of seed, zeroes the gradients and momenta, and
-// restarts device d's dropout stream at (seed, d+1): the same weights as
-// engine.Init(seed) and the same dropout masks as engine.New(plan, seed), so that
-// a model is a function of its seed.
+// Init draws every weight and bias from its initialiser, the i-th from stream
+// cpu.ParamStream(i) of seed, zeroes the gradients and momenta, and restarts
+// device d's dropout stream at (seed, d+1): the same weights as engine.Init(seed)
+// and the same dropout masks as engine.New(plan, seed), so that a model is a
+// function of its seed.
 func (m *Model) Init(seed uint64) {
-	clear(m.dev[0].U8(0, Device0PersistentBytes))
 	// conv1.weight [32 3 5 5]: normal(mean=0, std=0.01)
 	cpu.FillNormal(m.dev[0].F32(1573376, 2400), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(0)))
 	// conv1.bias [32]: constant(0)
@@ -198,8 +192,9 @@ func (m *Model) Init(seed uint64) {
 	cpu.FillNormal(m.dev[0].F32(1890688, 10240), 0, 0.01, cpu.NewRNG(seed, cpu.ParamStream(6)))
 	// fc4.bias [10]: constant(0)
 	cpu.FillConstant(m.dev[0].F32(1931648, 10), 0)
+	// The gradients and momenta.
+	clear(m.dev[0].U8(1936896, 716648))
 	m.rng[0] = cpu.NewRNG(seed, 1)
-	m.trained = false
 }
 
 // Save writes every weight and bias to w in the safetensors format, with the
@@ -338,24 +333,24 @@ func (m *Model) train(lr float32) (loss float64) {
 	// SGD update of every weight and bias, on the device that holds it.
 
 	// SGD on conv1.weight: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1573376, 2400), m.dev[0].F32(2285504, 2400), m.dev[0].F32(2295232, 2400))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0}.Update(lr, m.dev[0].F32(1573376, 2400), m.dev[0].F32(2285504, 2400), m.dev[0].F32(2295232, 2400))
 	// SGD on conv1.bias: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1582976, 32), m.dev[0].F32(2295104, 32), m.dev[0].F32(2304832, 32))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0}.Update(lr, m.dev[0].F32(1582976, 32), m.dev[0].F32(2295104, 32), m.dev[0].F32(2304832, 32))
 
 	// SGD on conv2.weight: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1583104, 25600), m.dev[0].F32(2182976, 25600), m.dev[0].F32(2304960, 25600))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0}.Update(lr, m.dev[0].F32(1583104, 25600), m.dev[0].F32(2182976, 25600), m.dev[0].F32(2304960, 25600))
 	// SGD on conv2.bias: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1685504, 32), m.dev[0].F32(2285376, 32), m.dev[0].F32(2407360, 32))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0}.Update(lr, m.dev[0].F32(1685504, 32), m.dev[0].F32(2285376, 32), m.dev[0].F32(2407360, 32))
 
 	// SGD on conv3.weight: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1685632, 51200), m.dev[0].F32(1977920, 51200), m.dev[0].F32(2407488, 51200))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0}.Update(lr, m.dev[0].F32(1685632, 51200), m.dev[0].F32(1977920, 51200), m.dev[0].F32(2407488, 51200))
 	// SGD on conv3.bias: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1890432, 64), m.dev[0].F32(2182720, 64), m.dev[0].F32(2612288, 64))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0}.Update(lr, m.dev[0].F32(1890432, 64), m.dev[0].F32(2182720, 64), m.dev[0].F32(2612288, 64))
 
 	// SGD on fc4.weight: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1890688, 10240), m.dev[0].F32(1936896, 10240), m.dev[0].F32(2612544, 10240))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0}.Update(lr, m.dev[0].F32(1890688, 10240), m.dev[0].F32(1936896, 10240), m.dev[0].F32(2612544, 10240))
 	// SGD on fc4.bias: v ← 0.9·v − 0·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0}.Step(m.dev[0].F32(1931648, 10), m.dev[0].F32(1977856, 10), m.dev[0].F32(2653504, 10))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0}.Update(lr, m.dev[0].F32(1931648, 10), m.dev[0].F32(1977856, 10), m.dev[0].F32(2653504, 10))
 	return loss
 }
 

@@ -13,7 +13,8 @@
 // initialisers, or Load reads them from a safetensors file that Save wrote
 // (PyTorch reads and writes the same files, under the same tensor names).
 // Write Input, and Labels for training, before every Infer or TrainStep: the
-// two programs reuse the memory of their activations, images included.
+// two programs reuse the memory of everything but the weights and what the host
+// reads and writes.
 package fashion
 
 import (
@@ -83,18 +84,17 @@ const (
 const (
 	Devices                = 2
 	Device0ArenaBytes      = 24110784 // device 0's whole arena
-	Device0PersistentBytes = 2898880  // weights, biases, their gradients and momenta, at the front
+	Device0PersistentBytes = 2898880  // weights, biases, their gradients and momenta, and what the host reads and writes, at the front
 	Device1ArenaBytes      = 24043456 // device 1's whole arena
-	Device1PersistentBytes = 2430144  // weights, biases, their gradients and momenta, at the front
+	Device1PersistentBytes = 2430144  // weights, biases, their gradients and momenta, and what the host reads and writes, at the front
 )
 
 // Model is the network with its memory: one arena per device, allocated once by
 // New and carved into buffers at the memory plan's offsets.
 type Model struct {
-	dev     [Devices]*cpu.Arena // device memory
-	rng     [Devices]*cpu.RNG   // dropout masks, one stream per device
-	lr      float32             // the learning rate of the last training step
-	trained bool                // whether the last program run was the training step, whose probabilities lie elsewhere
+	dev [Devices]*cpu.Arena // device memory
+	rng [Devices]*cpu.RNG   // dropout masks, one stream per device
+	lr  float32             // the learning rate of the last training step
 }
 
 // New allocates and zeroes the model's memory. Its weights are zero until Init or
@@ -124,9 +124,6 @@ func (m *Model) Labels() []int32 {
 // Probabilities returns the softmax of the last Infer or TrainStep,
 // Batch×Classes.
 func (m *Model) Probabilities() []float32 {
-	if m.trained {
-		return m.dev[0].F32(1232512, 1280)
-	}
 	return m.dev[0].F32(1232512, 1280)
 }
 
@@ -134,7 +131,6 @@ func (m *Model) Probabilities() []float32 {
 // softmax into Probabilities.
 func (m *Model) Infer() {
 	m.infer()
-	m.trained = false
 }
 
 // TrainStep runs the training program on Input and Labels: the forward pass with
@@ -143,7 +139,6 @@ func (m *Model) Infer() {
 func (m *Model) TrainStep(lr float32) (loss float64) {
 	m.lr = lr
 	loss = m.train(lr)
-	m.trained = true
 	return loss
 }
 
@@ -190,14 +185,12 @@ func (m *Model) Params() map[string][]float32 {
 	return out
 }
 
-// Init draws every weight and bias from its layer's initialiser, the i-th from
-// stream cpu.ParamStream(i) of seed, zeroes the gradients and momenta, and
-// restarts device d's dropout stream at (seed, d+1): the same weights as
-// engine.Init(seed) and the same dropout masks as engine.New(plan, seed), so that
-// a model is a function of its seed.
+// Init draws every weight and bias from its initialiser, the i-th from stream
+// cpu.ParamStream(i) of seed, zeroes the gradients and momenta, and restarts
+// device d's dropout stream at (seed, d+1): the same weights as engine.Init(seed)
+// and the same dropout masks as engine.New(plan, seed), so that a model is a
+// function of its seed.
 func (m *Model) Init(seed uint64) {
-	clear(m.dev[0].U8(0, Device0PersistentBytes))
-	clear(m.dev[1].U8(0, Device1PersistentBytes))
 	// conv1.gpu0.weight [16 1 5 5]: normal(mean=0, std=0.2)
 	cpu.FillNormal(m.dev[0].F32(401920, 400), 0, 0.2, cpu.NewRNG(seed, cpu.ParamStream(0)))
 	// conv1.gpu0.bias [16]: constant(0)
@@ -242,9 +235,11 @@ func (m *Model) Init(seed uint64) {
 	cpu.FillNormal(m.dev[0].F32(1211968, 5120), 0, 0.06, cpu.NewRNG(seed, cpu.ParamStream(20)))
 	// fc6.bias [10]: constant(0)
 	cpu.FillConstant(m.dev[0].F32(1232448, 10), 0)
+	// The gradients and momenta.
+	clear(m.dev[0].U8(1237696, 1661160))
+	clear(m.dev[1].U8(810048, 1620096))
 	m.rng[0] = cpu.NewRNG(seed, 1)
 	m.rng[1] = cpu.NewRNG(seed, 2)
-	m.trained = false
 }
 
 // Save writes every weight and bias to w in the safetensors format, with the
@@ -560,54 +555,54 @@ func (m *Model) train(lr float32) (loss float64) {
 	// SGD update of every weight and bias, on the device that holds it.
 
 	// SGD on conv1.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(401920, 400), m.dev[0].F32(2066624, 400), m.dev[0].F32(2068288, 400))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(401920, 400), m.dev[0].F32(2066624, 400), m.dev[0].F32(2068288, 400))
 	// SGD on conv1.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(403520, 16), m.dev[0].F32(2068224, 16), m.dev[0].F32(2069888, 16))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(403520, 16), m.dev[0].F32(2068224, 16), m.dev[0].F32(2069888, 16))
 	// SGD on conv1.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(0, 400), m.dev[1].F32(1618432, 400), m.dev[1].F32(1620096, 400))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(0, 400), m.dev[1].F32(1618432, 400), m.dev[1].F32(1620096, 400))
 	// SGD on conv1.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(1600, 16), m.dev[1].F32(1620032, 16), m.dev[1].F32(1621696, 16))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(1600, 16), m.dev[1].F32(1620032, 16), m.dev[1].F32(1621696, 16))
 
 	// SGD on conv2.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(403584, 12800), m.dev[0].F32(2015296, 12800), m.dev[0].F32(2069952, 12800))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(403584, 12800), m.dev[0].F32(2015296, 12800), m.dev[0].F32(2069952, 12800))
 	// SGD on conv2.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(454784, 32), m.dev[0].F32(2066496, 32), m.dev[0].F32(2121152, 32))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(454784, 32), m.dev[0].F32(2066496, 32), m.dev[0].F32(2121152, 32))
 	// SGD on conv2.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(1664, 12800), m.dev[1].F32(1567104, 12800), m.dev[1].F32(1621760, 12800))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(1664, 12800), m.dev[1].F32(1567104, 12800), m.dev[1].F32(1621760, 12800))
 	// SGD on conv2.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(52864, 32), m.dev[1].F32(1618304, 32), m.dev[1].F32(1672960, 32))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(52864, 32), m.dev[1].F32(1618304, 32), m.dev[1].F32(1672960, 32))
 
 	// SGD on conv3.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(454912, 27648), m.dev[0].F32(1904512, 27648), m.dev[0].F32(2121280, 27648))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(454912, 27648), m.dev[0].F32(1904512, 27648), m.dev[0].F32(2121280, 27648))
 	// SGD on conv3.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(565504, 48), m.dev[0].F32(2015104, 48), m.dev[0].F32(2231872, 48))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(565504, 48), m.dev[0].F32(2015104, 48), m.dev[0].F32(2231872, 48))
 	// SGD on conv3.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(52992, 27648), m.dev[1].F32(1456320, 27648), m.dev[1].F32(1673088, 27648))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(52992, 27648), m.dev[1].F32(1456320, 27648), m.dev[1].F32(1673088, 27648))
 	// SGD on conv3.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(163584, 48), m.dev[1].F32(1566912, 48), m.dev[1].F32(1783680, 48))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(163584, 48), m.dev[1].F32(1566912, 48), m.dev[1].F32(1783680, 48))
 
 	// SGD on conv4.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(565696, 13824), m.dev[0].F32(1849088, 13824), m.dev[0].F32(2232064, 13824))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(565696, 13824), m.dev[0].F32(1849088, 13824), m.dev[0].F32(2232064, 13824))
 	// SGD on conv4.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(620992, 32), m.dev[0].F32(1904384, 32), m.dev[0].F32(2287360, 32))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(620992, 32), m.dev[0].F32(1904384, 32), m.dev[0].F32(2287360, 32))
 	// SGD on conv4.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(163776, 13824), m.dev[1].F32(1400896, 13824), m.dev[1].F32(1783872, 13824))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(163776, 13824), m.dev[1].F32(1400896, 13824), m.dev[1].F32(1783872, 13824))
 	// SGD on conv4.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(219072, 32), m.dev[1].F32(1456192, 32), m.dev[1].F32(1839168, 32))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(219072, 32), m.dev[1].F32(1456192, 32), m.dev[1].F32(1839168, 32))
 
 	// SGD on fc5.gpu0.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(621120, 147456), m.dev[0].F32(1258240, 147456), m.dev[0].F32(2287488, 147456))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(621120, 147456), m.dev[0].F32(1258240, 147456), m.dev[0].F32(2287488, 147456))
 	// SGD on fc5.gpu0.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(1210944, 256), m.dev[0].F32(1848064, 256), m.dev[0].F32(2877312, 256))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(1210944, 256), m.dev[0].F32(1848064, 256), m.dev[0].F32(2877312, 256))
 	// SGD on fc5.gpu1.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(219200, 147456), m.dev[1].F32(810048, 147456), m.dev[1].F32(1839296, 147456))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(219200, 147456), m.dev[1].F32(810048, 147456), m.dev[1].F32(1839296, 147456))
 	// SGD on fc5.gpu1.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[1].F32(809024, 256), m.dev[1].F32(1399872, 256), m.dev[1].F32(2429120, 256))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[1].F32(809024, 256), m.dev[1].F32(1399872, 256), m.dev[1].F32(2429120, 256))
 
 	// SGD on fc6.weight: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(1211968, 5120), m.dev[0].F32(1237696, 5120), m.dev[0].F32(2878336, 5120))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(1211968, 5120), m.dev[0].F32(1237696, 5120), m.dev[0].F32(2878336, 5120))
 	// SGD on fc6.bias: v ← 0.9·v − 0.0005·ε·w − ε·∂L/∂w; w ← w + v
-	cpu.SGD{LR: lr, Momentum: 0.9, WeightDecay: 0.0005}.Step(m.dev[0].F32(1232448, 10), m.dev[0].F32(1258176, 10), m.dev[0].F32(2898816, 10))
+	cpu.SGD{Momentum: 0.9, WeightDecay: 0.0005}.Update(lr, m.dev[0].F32(1232448, 10), m.dev[0].F32(1258176, 10), m.dev[0].F32(2898816, 10))
 	return loss
 }
 
