@@ -2,6 +2,10 @@
 // first convolutional layer's kernels as an image grid, one block per GPU
 // (Figure 3), and test images beside the training images whose last hidden
 // layer's activations lie nearest theirs (Figure 4).
+//
+// It reads only the plan (runtime/plan) and what runs it: the layers and
+// buffers it draws and compares are found in the plan, so it serves a plan
+// read back from plan.json as well as one compiled in the process.
 package viz
 
 import (
@@ -10,13 +14,12 @@ import (
 	"image/color"
 	"math"
 	"sort"
+	"strings"
 
-	"github.com/alexnetc/alexnetc/compiler/check"
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
 	"github.com/alexnetc/alexnetc/runtime/data"
+	"github.com/alexnetc/alexnetc/runtime/device"
 	"github.com/alexnetc/alexnetc/runtime/engine"
-	"github.com/alexnetc/alexnetc/spec"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // Background is the colour between the cells of a grid.
@@ -29,33 +32,66 @@ type KernelOptions struct {
 	Gap     int // pixels between kernels; 0: 2. GPU blocks are 2·Gap further apart
 }
 
-// FirstConv returns the network's first convolutional layer.
-func FirstConv(n *check.Network) (*check.Layer, error) {
-	for _, l := range n.Layers {
-		if l.Op == spec.Conv {
-			return l, nil
+// Conv is a convolutional layer as the kernel grid draws it: its weights
+// as the plan holds them, one F × C/groups × k × k buffer per GPU's part,
+// GPU 0's first.
+type Conv struct {
+	Name    string
+	Kernel  int            // the side of a kernel
+	Filters int            // kernels in all parts
+	Weights []*plan.Buffer // one per part
+}
+
+// FirstConv returns the plan's first convolutional layer.
+func FirstConv(p *plan.Plan) (*Conv, error) {
+	for _, l := range p.Model.Layers {
+		if l.Op != convOp {
+			continue
+		}
+		c := &Conv{Name: l.Name, Weights: parts(p, l.Name, plan.Weight, ".weight")}
+		if len(c.Weights) == 0 {
+			return nil, fmt.Errorf("layer %s of network %s has no weights in the plan", l.Name, p.Network)
+		}
+		for _, w := range c.Weights {
+			if len(w.Shape) != 4 || w.Shape[2] != w.Shape[3] || (c.Kernel != 0 && w.Shape[2] != c.Kernel) {
+				return nil, fmt.Errorf("weights %s: shape %v, want filters × channels × k × k", w.Name, w.Shape)
+			}
+			c.Kernel = w.Shape[2]
+			c.Filters += w.Shape[0]
+		}
+		return c, nil
+	}
+	return nil, fmt.Errorf("network %s has no convolutional layer", p.Network)
+}
+
+// The op table's names (plan.Ops) of the layers viz looks for.
+const (
+	convOp = "conv"
+	fcOp   = "fc"
+)
+
+// parts returns a layer's buffers of a role whose names end in suffix:
+// one per GPU's part ("conv1.weight", or "conv1.gpu0.weight",
+// "conv1.gpu1.weight"), in the order of their devices.
+func parts(p *plan.Plan, layer string, role plan.Role, suffix string) []*plan.Buffer {
+	var out []*plan.Buffer
+	for _, b := range p.Buffers {
+		if b.Layer == layer && b.Role == role && strings.HasSuffix(b.Name, suffix) {
+			out = append(out, b)
 		}
 	}
-	return nil, fmt.Errorf("network %s has no convolutional layer", n.Name)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Device < out[j].Device })
+	return out
 }
 
-// partBuffer names the buffer of a layer's part as lower does: the layer's
-// name when it has one part, else name.gpuN.
-func partBuffer(l *check.Layer, p *check.Part, suffix string) string {
-	if len(l.Parts) == 1 {
-		return l.Name + suffix
-	}
-	return fmt.Sprintf("%s.gpu%d%s", l.Name, p.GPU, suffix)
-}
-
-// KernelGridSize returns the size of the grid Kernels draws for layer l.
-func KernelGridSize(l *check.Layer, opt KernelOptions) (w, h int) {
-	opt = opt.defaults(l.Spec.Kernel)
-	cell := l.Spec.Kernel * opt.Scale
-	cols := opt.columns(l)
+// KernelGridSize returns the size of the grid Kernels draws for c.
+func KernelGridSize(c *Conv, opt KernelOptions) (w, h int) {
+	opt = opt.defaults(c.Kernel)
+	cell := c.Kernel * opt.Scale
+	cols := opt.columns(c)
 	w = cols*cell + (cols+1)*opt.Gap
-	for i, p := range l.Parts {
-		rows := (p.Channels() + cols - 1) / cols
+	for i, b := range c.Weights {
+		rows := (b.Shape[0] + cols - 1) / cols
 		h += rows*cell + (rows+1)*opt.Gap
 		if i > 0 {
 			h += 2 * opt.Gap
@@ -79,39 +115,42 @@ func (o KernelOptions) defaults(kernel int) KernelOptions {
 
 // columns is the row length: opt.Columns, or fewer when no part has as many
 // kernels.
-func (o KernelOptions) columns(l *check.Layer) int {
+func (o KernelOptions) columns(c *Conv) int {
 	most := 0
-	for _, p := range l.Parts {
-		most = max(most, p.Channels())
+	for _, b := range c.Weights {
+		most = max(most, b.Shape[0])
 	}
 	return max(1, min(o.Columns, most))
 }
 
 // Kernels draws the weights of the first convolutional layer of the
-// engine's network, each kernel scaled on its own to the full range 0–255
+// backend's plan, read back from it, each kernel scaled on its own to the full range 0–255
 // (over all its input channels together, so colours keep their balance):
 // RGB for kernels over three channels, grey otherwise (the mean over the
 // channels when there are neither one nor three). Each GPU's kernels form
 // their own block of rows, GPU 0's first, as in the paper's Figure 3.
-func Kernels(e *engine.Engine, opt KernelOptions) (*image.RGBA, error) {
-	l, err := FirstConv(e.Plan.Graph.Net)
+func Kernels(e device.Backend, opt KernelOptions) (*image.RGBA, error) {
+	c, err := FirstConv(e.Plan())
 	if err != nil {
 		return nil, err
 	}
-	k := l.Spec.Kernel
-	w, h := KernelGridSize(l, opt)
+	k := c.Kernel
+	w, h := KernelGridSize(c, opt)
 	opt = opt.defaults(k)
-	cols := opt.columns(l)
+	cols := opt.columns(c)
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	fill(img, img.Bounds(), Background)
 	cell := k * opt.Scale
 	top := 0
-	for i, p := range l.Parts {
+	for i, b := range c.Weights {
 		if i > 0 {
 			top += 2 * opt.Gap
 		}
-		weights := e.F32(plan.Infer, partBuffer(l, p, ".weight"))
-		filters := p.Channels()
+		weights := make([]float32, b.Elems())
+		if err := e.Read(plan.Infer, b.Name, weights); err != nil {
+			return nil, err
+		}
+		filters := b.Shape[0]
 		per := len(weights) / filters // (channels read / groups) × k × k
 		channels := per / (k * k)
 		for f := 0; f < filters; f++ {
@@ -186,65 +225,86 @@ func fill(img *image.RGBA, r image.Rectangle, c color.RGBA) {
 	}
 }
 
-// FeatureLayer returns the layer the last fully connected layer reads: its
-// output is the last hidden layer's activations, the features the paper
-// compares in Figure 4 (AlexNet: fc7 after dropout, 4096 values).
-func FeatureLayer(n *check.Network) (*check.Layer, error) {
-	for i := len(n.Layers) - 1; i >= 0; i-- {
-		if l := n.Layers[i]; l.Op == spec.FC {
-			return l.In, nil
+// Feature is a layer's output as Features reads it: one buffer per GPU's
+// part, their values side by side.
+type Feature struct {
+	Layer   string         // the layer's name; the plan's input ("data") for the image itself
+	Buffers []*plan.Buffer // N × ... each, in the order of their devices
+	Width   int            // values per image, all parts together
+}
+
+// FeatureLayer returns the output of the layer the last fully connected
+// layer reads: the last hidden layer's activations, the features the paper
+// compares in Figure 4 (AlexNet: fc7 after dropout, 4096 values). The
+// network is a chain, so that is the layer before it, or the image when the
+// fully connected layer comes first.
+func FeatureLayer(p *plan.Plan) (*Feature, error) {
+	ls := p.Model.Layers
+	for i := len(ls) - 1; i >= 0; i-- {
+		if ls[i].Op != fcOp {
+			continue
 		}
+		f := &Feature{Layer: p.Model.Input}
+		if i == 0 {
+			if b := p.Buffer(p.Model.Input); b != nil {
+				f.Buffers = []*plan.Buffer{b}
+			}
+		} else {
+			f.Layer = ls[i-1].Name
+			f.Buffers = parts(p, f.Layer, plan.Activation, ".out")
+		}
+		if len(f.Buffers) == 0 {
+			return nil, fmt.Errorf("the plan of network %s holds no output of %s", p.Network, f.Layer)
+		}
+		for _, b := range f.Buffers {
+			if len(b.Shape) == 0 || b.Shape[0] != p.Batch {
+				return nil, fmt.Errorf("buffer %s: shape %v, want %d images first", b.Name, b.Shape, p.Batch)
+			}
+			f.Width += int(b.Elems()) / p.Batch
+		}
+		return f, nil
 	}
-	return nil, fmt.Errorf("network %s has no fully connected layer", n.Name)
+	return nil, fmt.Errorf("network %s has no fully connected layer", p.Network)
 }
 
 // Features runs the inference program over every image ev delivers (one
-// view each) and returns each image's activations of the layer, every GPU's
-// part side by side, in image order. It reads each part's output right after
-// the step that writes it, so any memory plan serves.
-func Features(e *engine.Engine, ev *data.EvalLoader, layer *check.Layer) ([][]float32, error) {
+// view each) and returns each image's activations of the feature, every
+// GPU's part side by side, in image order. It reads each part's output
+// right after the step that writes it, so any memory plan serves.
+func Features(e *engine.Engine, ev *data.EvalLoader, f *Feature) ([][]float32, error) {
 	if ev.Views() != 1 {
 		return nil, fmt.Errorf("viz: features of %d views per image; want 1", ev.Views())
 	}
-	g := e.Plan.Graph
-	batch := g.Batch
-	x := e.F32(plan.Infer, "data")
-	labels := make([]int32, batch)
-	names := map[string]int{} // part output → its offset within an image's features
-	per := map[string]int{}   // values per image in that part
-	width := 0
-	if layer.In == nil { // the image itself
-		names["data"], per["data"] = 0, int(layer.Out.Elems())
-		width = per["data"]
-	} else {
-		for _, p := range layer.Parts {
-			name := partBuffer(layer, p, ".out")
-			n := p.Channels() * layer.Out.H * layer.Out.W
-			names[name], per[name] = width, n
-			width += n
-		}
+	p := e.Plan
+	x := e.F32(plan.Infer, p.Model.Input)
+	labels := make([]int32, p.Batch)
+	at := map[string]int{} // part buffer → its offset within an image's features
+	off := 0
+	for _, b := range f.Buffers {
+		at[b.Name] = off
+		off += int(b.Elems()) / p.Batch
 	}
 	var out [][]float32
 	ev.Reset()
 	for n := ev.Next(x, labels); n > 0; n = ev.Next(x, labels) {
 		rows := make([][]float32, n)
 		for i := range rows {
-			rows[i] = make([]float32, width)
+			rows[i] = make([]float32, f.Width)
 		}
-		grab := func(name string) {
-			off, k := names[name], per[name]
-			buf := e.F32(plan.Infer, name)
+		grab := func(b *plan.Buffer) {
+			o, k := at[b.Name], int(b.Elems())/p.Batch
+			buf := e.F32(plan.Infer, b.Name)
 			for i := 0; i < n; i++ {
-				copy(rows[i][off:off+k], buf[i*k:(i+1)*k])
+				copy(rows[i][o:o+k], buf[i*k:(i+1)*k])
 			}
 		}
-		if _, ok := names["data"]; ok {
-			grab("data")
+		if f.Layer == p.Model.Input {
+			grab(f.Buffers[0])
 		}
-		e.RunChecked(plan.Infer, func(s *lower.Step) bool {
+		e.RunChecked(plan.Infer, func(s *plan.Step) bool {
 			for _, a := range s.Args {
-				if _, ok := names[a.Buf.Name]; ok && a.Write {
-					grab(a.Buf.Name)
+				if _, ok := at[a.Buf.Name]; ok && a.Write {
+					grab(a.Buf)
 				}
 			}
 			return true

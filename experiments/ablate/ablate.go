@@ -5,8 +5,8 @@
 // Markdown table, JSON and CSV, and plots of the training error against
 // epochs and time in the manner of the paper's Figure 1.
 //
-// Each run (one network, one seed) is an ordinary training run of
-// runtime/train in its own folder, resumed from its checkpoint when it was
+// Each run (one network, one seed) is compiled with compiler.Compile and
+// trained as an ordinary training run of runtime/train in its own folder, resumed from its checkpoint when it was
 // interrupted; a finished run is recorded in the folder's run.json and not
 // trained again.
 package ablate
@@ -25,11 +25,12 @@ import (
 	"regexp"
 	"sync"
 
+	"github.com/alexnetc/alexnetc/compiler"
 	"github.com/alexnetc/alexnetc/compiler/check"
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
 	"github.com/alexnetc/alexnetc/diag"
 	"github.com/alexnetc/alexnetc/runtime/data"
+	"github.com/alexnetc/alexnetc/runtime/device"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/runtime/train"
 	"github.com/alexnetc/alexnetc/spec"
 )
@@ -55,8 +56,13 @@ type Config struct {
 	CheckpointEvery int    // steps between checkpoints within an epoch; 0: per epoch only
 	Log             io.Writer
 
-	// Load reads a data set; nil means data.Load.
-	Load func(d spec.Data, train bool, workers int) (*data.Set, error)
+	// Load reads a data set as the compiled plan's [data] settings say;
+	// nil means data.Load.
+	Load func(d plan.Data, train bool, workers int) (*data.Set, error)
+	// Backend makes the backend a run trains and is evaluated on, for the
+	// run's plan; nil means the CPU engine (train.Run's default). A time
+	// budget makes one for each epoch the run resumes for.
+	Backend func(p *plan.Plan) (device.Backend, error)
 }
 
 // Files an ablation writes into Config.Out, besides one folder per run.
@@ -262,7 +268,11 @@ func (a *ablation) run(ctx context.Context, n *network, seed, k, total int) (*Ru
 	if err != nil {
 		return nil, err
 	}
-	trainSet, testSet, err := a.data(net)
+	p, err := compiler.Compile(net, compiler.Options{})
+	if err != nil {
+		return nil, err
+	}
+	trainSet, testSet, err := a.data(p)
 	if err != nil {
 		return nil, err
 	}
@@ -306,19 +316,15 @@ func (a *ablation) run(ctx context.Context, n *network, seed, k, total int) (*Ru
 	fmt.Fprintf(cfg.Log, "[%d/%d] %s: %s parameters, %s multiply-adds per image, %s, in %s\n",
 		k, total, label, commas(net.Params), commas(net.MACs), budget, dir)
 
-	g, err := lower.Lower(net, lower.Options{})
-	if err != nil {
-		return nil, err
-	}
 	steps, err := openStepLog(filepath.Join(dir, StepsFile))
 	if err != nil {
 		return nil, err
 	}
 	defer steps.close()
 	log := &prefixWriter{w: cfg.Log, prefix: "  " + label + ": "}
-	tc := train.Config{Plan: plan.Build(g), Train: trainSet, Test: testSet, Out: dir, Resume: true,
+	tc := train.Config{Plan: p, Train: trainSet, Test: testSet, Out: dir, Resume: true,
 		CheckpointEvery: cfg.CheckpointEvery, Workers: cfg.Workers, Log: log, OnStep: steps.add}
-	res, err := trainFor(ctx, tc, budget)
+	res, err := trainFor(ctx, tc, budget, cfg.Backend)
 	log.Flush()
 	if errors.Is(err, train.ErrInterrupted) {
 		return nil, ErrInterrupted
@@ -343,19 +349,25 @@ func (a *ablation) run(ctx context.Context, n *network, seed, k, total int) (*Ru
 
 	// The last epoch's test figures are those of the network's own views;
 	// evaluate the other count.
-	views := net.Spec.Eval.Views
+	views := p.Eval.Views
 	own := Eval{Views: views, Loss: last.ValLoss, Top1: last.ValTop1, Top5: last.ValTop5}
 	other := 10
 	if views == 10 {
 		other = 1
 	}
-	aug := data.AugmentOf(net.Spec)
-	ev, err := data.NewEvalLoader(testSet, res.Stats, aug, other, data.Options{Batch: g.Batch, Workers: cfg.Workers})
+	aug := data.AugmentOf(p.Data)
+	ev, err := data.NewEvalLoader(testSet, res.Stats, aug, other, data.Options{Batch: p.Batch, Workers: cfg.Workers})
 	if err != nil {
 		return nil, err
 	}
-	loss, top1, top5 := train.Evaluate(res.Engine, ev, net.Layers[len(net.Layers)-1].Out.C)
+	loss, top1, top5, err := train.Evaluate(res.Backend, ev, p.Model.Classes)
 	ev.Close()
+	if cerr := res.Backend.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", label, err)
+	}
 	second := Eval{Views: other, Loss: loss, Top1: top1, Top5: top5}
 	if views == 10 {
 		r.Centre, r.TenView = second, own
@@ -376,15 +388,30 @@ func (a *ablation) run(ctx context.Context, n *network, seed, k, total int) (*Ru
 
 // trainFor trains under a budget. A time budget trains one epoch at a time
 // (each a resumed run) until the training time reaches it: a run stops at
-// the end of the epoch in which its time runs out.
-func trainFor(ctx context.Context, tc train.Config, b Budget) (*train.Result, error) {
+// the end of the epoch in which its time runs out. Each train.Run gets a
+// backend of its own from backend (nil: train.Run's default); the result's
+// stays open for the evaluation, the others are closed.
+func trainFor(ctx context.Context, tc train.Config, b Budget, backend func(*plan.Plan) (device.Backend, error)) (*train.Result, error) {
+	once := func(epochs int) (*train.Result, error) {
+		tc.Epochs = epochs
+		if backend != nil {
+			be, err := backend(tc.Plan)
+			if err != nil {
+				return nil, err
+			}
+			tc.Backend = be
+		}
+		res, err := train.Run(ctx, tc)
+		if err != nil && tc.Backend != nil {
+			tc.Backend.Close()
+		}
+		return res, err
+	}
 	if b.Epochs > 0 {
-		tc.Epochs = b.Epochs
-		return train.Run(ctx, tc)
+		return once(b.Epochs)
 	}
 	for epochs := 1; ; epochs++ {
-		tc.Epochs = epochs
-		res, err := train.Run(ctx, tc)
+		res, err := once(epochs)
 		if err != nil {
 			return nil, err
 		}
@@ -393,13 +420,16 @@ func trainFor(ctx context.Context, tc train.Config, b Budget) (*train.Result, er
 		if len(h) > 0 && h[len(h)-1].Seconds >= b.Time.Seconds() {
 			return res, nil
 		}
+		if err := res.Backend.Close(); err != nil {
+			return nil, err
+		}
 	}
 }
 
-// data returns the network's training and test sets, each read once per
-// ablation and cut to the subsets asked for.
-func (a *ablation) data(n *check.Network) (*data.Set, *data.Set, error) {
-	d := n.Spec.Data
+// data returns the training and test sets of a compiled network, each read
+// once per ablation and cut to the subsets asked for.
+func (a *ablation) data(p *plan.Plan) (*data.Set, *data.Set, error) {
+	d := p.Data
 	key := fmt.Sprintf("%s\x00%s\x00%d", d.Dataset, d.Path, d.Resize)
 	sets, ok := a.sets[key]
 	if !ok {
@@ -418,17 +448,17 @@ func (a *ablation) data(n *check.Network) (*data.Set, *data.Set, error) {
 		fmt.Fprintf(a.cfg.Log, "data: %s, %d training and %d test images of %d×%d×%d\n", d.Dataset, sets[0].Len(), sets[1].Len(),
 			sets[0].Channels, sets[0].Size, sets[0].Size)
 	}
-	if sets[0].Channels != n.Input.Out.C {
-		return nil, nil, fmt.Errorf("the %s images have %d channel(s), network %s's input %d", d.Dataset, sets[0].Channels, runLabel(n), n.Input.Out.C)
+	if c := p.Model.InputShape[0]; sets[0].Channels != c {
+		return nil, nil, fmt.Errorf("the %s images have %d channel(s), network %s's input %d", d.Dataset, sets[0].Channels, runLabel(p), c)
 	}
 	return sets[0], sets[1], nil
 }
 
-func runLabel(n *check.Network) string {
-	if n.Variant == "" {
-		return n.Name
+func runLabel(p *plan.Plan) string {
+	if p.Variant == "" {
+		return p.Network
 	}
-	return n.Name + "-" + n.Variant
+	return p.Network + "-" + p.Variant
 }
 
 // Subset returns the first n images of s (s itself when n ≤ 0 or n is not

@@ -1,15 +1,16 @@
 package viz
 
 import (
+	"math"
 	"math/rand"
 	"testing"
 
+	"github.com/alexnetc/alexnetc/compiler"
 	"github.com/alexnetc/alexnetc/compiler/check"
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
 	"github.com/alexnetc/alexnetc/examples"
 	"github.com/alexnetc/alexnetc/runtime/data"
 	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/spec"
 )
 
@@ -30,13 +31,18 @@ func network(t *testing.T, file string) *check.Network {
 	return n
 }
 
-func newEngine(t *testing.T, n *check.Network, batch int, keepAll bool) *engine.Engine {
+func compile(t *testing.T, n *check.Network, batch int, keepAll bool) *plan.Plan {
 	t.Helper()
-	g, err := lower.Lower(n, lower.Options{Batch: batch})
+	p, err := compiler.Compile(n, compiler.Options{Batch: batch, KeepAll: keepAll})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := engine.New(plan.BuildWith(g, plan.Options{KeepAll: keepAll}), 1)
+	return p
+}
+
+func newEngine(t *testing.T, n *check.Network, batch int, keepAll bool) *engine.Engine {
+	t.Helper()
+	e := engine.New(compile(t, n, batch, keepAll), 1)
 	e.Init(1)
 	return e
 }
@@ -56,7 +62,13 @@ func noise(n, channels, size int, seed int64) *data.Set {
 func TestKernelGrid(t *testing.T) {
 	// Fashion: 32 5×5 grey kernels, 16 per GPU: one row per GPU.
 	n := network(t, "fashion.toml")
-	img, err := Kernels(newEngine(t, n, 2, false), KernelOptions{})
+	e := newEngine(t, n, 2, false)
+	c, err := FirstConv(e.Plan)
+	if err != nil || c.Name != "conv1" || c.Kernel != 5 || c.Filters != 32 || len(c.Weights) != 2 ||
+		c.Weights[0].Name != "conv1.gpu0.weight" || c.Weights[1].Name != "conv1.gpu1.weight" {
+		t.Fatalf("first conv %+v, %v", c, err)
+	}
+	img, err := Kernels(engine.CPU{Engine: e}, KernelOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +76,18 @@ func TestKernelGrid(t *testing.T) {
 		t.Errorf("fashion grid %d×%d", w, h)
 	}
 	// Each kernel spans the full range: some pixel of the first is 0, some 255.
+	// The first is GPU 0's first filter: its lightest pixel is its largest
+	// weight.
+	w0 := e.F32(plan.Infer, "conv1.gpu0.weight")[:25]
+	top := 0
+	for i, v := range w0 {
+		if v > w0[top] {
+			top = i
+		}
+	}
+	if c := img.RGBAAt(2+40/5*(top%5), 2+40/5*(top/5)); c.R != 255 {
+		t.Errorf("the first kernel's largest weight (%d) drew %v", top, c)
+	}
 	var lo, hi bool
 	for y := 2; y < 42; y++ {
 		for x := 2; x < 42; x++ {
@@ -83,10 +107,16 @@ func TestKernelGrid(t *testing.T) {
 
 	// The paper's net: 96 11×11 RGB kernels, 48 per GPU, three rows of 16
 	// each, as in Figure 3.
-	n = network(t, "alexnet.toml")
-	l, _ := FirstConv(n)
-	if w, h := KernelGridSize(l, KernelOptions{}); w != 16*44+17*2 || h != 2*(3*44+4*2)+2*2 {
+	c, err = FirstConv(compile(t, network(t, "alexnet.toml"), 1, false))
+	if err != nil || c.Kernel != 11 || c.Filters != 96 {
+		t.Fatalf("alexnet first conv %+v, %v", c, err)
+	}
+	if w, h := KernelGridSize(c, KernelOptions{}); w != 16*44+17*2 || h != 2*(3*44+4*2)+2*2 {
 		t.Errorf("alexnet grid %d×%d", w, h)
+	}
+	// The op names viz looks for are the op table's.
+	if plan.OpNamed(convOp) == nil || plan.OpNamed(fcOp) == nil {
+		t.Errorf("the op table has no %q or %q", convOp, fcOp)
 	}
 }
 
@@ -94,14 +124,14 @@ func TestKernelGrid(t *testing.T) {
 // those a plan that keeps every buffer leaves behind.
 func TestFeatures(t *testing.T) {
 	n := network(t, "fashion.toml")
-	layer, err := FeatureLayer(n)
-	if err != nil || layer.Name != "drop5" {
-		t.Fatalf("feature layer %v, %v", layer, err)
+	e := newEngine(t, n, 8, false)
+	layer, err := FeatureLayer(e.Plan)
+	if err != nil || layer.Layer != "drop5" || layer.Width != 512 || len(layer.Buffers) != 2 || layer.Buffers[1].Name != "drop5.gpu1.out" {
+		t.Fatalf("feature layer %+v, %v", layer, err)
 	}
 	set := noise(5, 1, 32, 1)
 	st := data.ComputeStats(set)
-	aug := data.Augment{Crop: 28, Mean: spec.MeanPixel}
-	e := newEngine(t, n, 8, false)
+	aug := data.Augment{Crop: 28, Mean: plan.MeanPixel}
 	ev, err := data.NewEvalLoader(set, st, aug, 1, data.Options{Batch: 8})
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +165,55 @@ func TestFeatures(t *testing.T) {
 	}
 	if nonzero == 0 {
 		t.Errorf("every feature is zero")
+	}
+}
+
+// TestFeaturesOfImages: a network whose first layer is fully connected
+// compares the images themselves.
+func TestFeaturesOfImages(t *testing.T) {
+	src, err := examples.FS.ReadFile("fashion.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, diags := spec.Parse("fashion.toml", src)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	patch, diags := spec.ParsePatch("test", "drop conv*, norm*, pool*, fc5, drop5")
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	if s, diags = s.Apply("", []*spec.Patch{patch}); len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	n, diags := check.Check(s)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	e := newEngine(t, n, 4, false)
+	f, err := FeatureLayer(e.Plan)
+	if err != nil || f.Layer != "data" || f.Width != 28*28 || len(f.Buffers) != 1 || f.Buffers[0].Name != "data" {
+		t.Fatalf("feature layer %+v, %v", f, err)
+	}
+	set := noise(3, 1, 28, 3)
+	ev, err := data.NewEvalLoader(set, nil, data.Augment{Crop: 28}, 1, data.Options{Batch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	feats, err := Features(e, ev, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(feats) != 3 {
+		t.Fatalf("%d rows", len(feats))
+	}
+	for i, row := range feats {
+		for j, v := range row {
+			if want := float64(set.Image(i)[j]) / 255; math.Abs(float64(v)-want) > 1e-6 {
+				t.Fatalf("image %d value %d: %v, want the pixel %v", i, j, v, want)
+			}
+		}
 	}
 }
 

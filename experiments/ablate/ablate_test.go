@@ -14,12 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexnetc/alexnetc/compiler"
 	"github.com/alexnetc/alexnetc/compiler/check"
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
 	"github.com/alexnetc/alexnetc/diag"
 	"github.com/alexnetc/alexnetc/examples"
 	"github.com/alexnetc/alexnetc/runtime/data"
+	"github.com/alexnetc/alexnetc/runtime/device"
+	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/spec"
 )
 
@@ -39,8 +41,8 @@ func noise(n, channels, size int, seed int64) *data.Set {
 
 // noiseLoader serves noise in place of Fashion-MNIST: 28×28 grayscale,
 // brought to [data] resize as data.Load would.
-func noiseLoader(loads *int) func(spec.Data, bool, int) (*data.Set, error) {
-	return func(d spec.Data, isTrain bool, _ int) (*data.Set, error) {
+func noiseLoader(loads *int) func(plan.Data, bool, int) (*data.Set, error) {
+	return func(d plan.Data, isTrain bool, _ int) (*data.Set, error) {
 		*loads++
 		n, seed := 200, int64(1)
 		if !isTrain {
@@ -64,7 +66,7 @@ func TestPCALighting(t *testing.T) {
 	if len(diags) > 0 {
 		t.Fatal(diags)
 	}
-	load := func(d spec.Data, isTrain bool, _ int) (*data.Set, error) {
+	load := func(d plan.Data, isTrain bool, _ int) (*data.Set, error) {
 		if d.Dataset != "cifar10" {
 			t.Errorf("dataset %q", d.Dataset)
 		}
@@ -391,7 +393,7 @@ func TestCommandLinePatches(t *testing.T) {
 	}
 }
 
-// TestEveryShippedVariantBuilds checks, lowers and plans every variant of
+// TestEveryShippedVariantBuilds checks and compiles every variant of
 // every example spec, and selects each by name as --variants would.
 func TestEveryShippedVariantBuilds(t *testing.T) {
 	entries, err := examples.FS.ReadDir(".")
@@ -422,12 +424,15 @@ func TestEveryShippedVariantBuilds(t *testing.T) {
 					continue
 				}
 			}
-			g, err := lower.Lower(n.net, lower.Options{Batch: 2})
+			p, err := compiler.Compile(n.net, compiler.Options{Batch: 2})
 			if err != nil {
 				t.Errorf("%s %s: %v", e.Name(), n.v.Name, err)
 				continue
 			}
-			if probs := plan.Verify(plan.Build(g)); len(probs) > 0 {
+			if p.Batch != 2 || p.Variant != n.net.Variant || len(p.Steps[plan.Train]) == 0 {
+				t.Errorf("%s %s: batch %d, variant %q, %d training steps", e.Name(), n.v.Name, p.Batch, p.Variant, len(p.Steps[plan.Train]))
+			}
+			if probs := plan.Verify(p); len(probs) > 0 {
 				t.Errorf("%s %s: %v", e.Name(), n.v.Name, probs)
 			}
 			count++
@@ -539,5 +544,49 @@ func TestFingerprint(t *testing.T) {
 		if patched(p) == fingerprint(a) {
 			t.Errorf("%q left the fingerprint alone", p)
 		}
+	}
+}
+
+// closeCounter is the CPU backend, counting its Close calls.
+type closeCounter struct {
+	engine.CPU
+	closed *int
+}
+
+func (c closeCounter) Close() error { *c.closed++; return c.CPU.Close() }
+
+// TestBackend: a run trains and is evaluated on the backend Config.Backend
+// makes, which is closed after it; the CPU backend given so trains as the
+// default does, bit for bit.
+func TestBackend(t *testing.T) {
+	s := smallFashion(t)
+	loads := 0
+	base := Config{Spec: s, Seeds: []int{1}, Budget: Budget{Epochs: 1}, Load: noiseLoader(&loads), TrainSubset: 64, TestSubset: 16}
+	cfg := base
+	cfg.Out = t.TempDir()
+	def, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	made, closed := 0, 0
+	cfg = base
+	cfg.Out = t.TempDir()
+	cfg.Backend = func(p *plan.Plan) (device.Backend, error) {
+		made++
+		if p.Batch != 32 || p.Network != s.Network.Name {
+			t.Errorf("backend for a plan of batch %d, network %q", p.Batch, p.Network)
+		}
+		return closeCounter{engine.NewCPU(p, p.Train.Seed), &closed}, nil
+	}
+	got, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if made != 1 || closed != 1 {
+		t.Errorf("%d backends made, %d closed; want 1 and 1", made, closed)
+	}
+	a, b := def.Variants[0].Runs[0], got.Variants[0].Runs[0]
+	if a.History[0].TrainLoss != b.History[0].TrainLoss || a.Centre != b.Centre || a.TenView != b.TenView {
+		t.Errorf("the given CPU backend trained otherwise: loss %v, %v; centre %+v, %+v", a.History[0].TrainLoss, b.History[0].TrainLoss, a.Centre, b.Centre)
 	}
 }
