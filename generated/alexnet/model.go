@@ -18,9 +18,12 @@
 package alexnet
 
 import (
+	"bytes"
+	_ "embed"
 	"errors"
 	"fmt"
 	"github.com/alexnetc/alexnetc/runtime/cpu"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/runtime/safetensors"
 	"io"
 	"slices"
@@ -943,3 +946,15 @@ var buffers = []tensor{
 // weightFileLimit bounds the weight files Load reads: the weights, and room for
 // the header.
 const weightFileLimit = 243860896 + 1048576
+
+// planJSON is plan.json, the plan this package was generated from.
+//
+//go:embed plan.json
+var planJSON []byte
+
+// Plan returns the plan this package was generated from, read from its plan.json:
+// the buffers, offsets and steps the Model's methods are written from, and the
+// launches a GPU runs for them. Each call returns a new plan.
+func Plan() (*plan.Plan, error) {
+	return plan.Decode(bytes.NewReader(planJSON))
+}
