@@ -8,6 +8,10 @@
 // same order, so the generated model and the engine compute the same
 // numbers bit for bit. The generator knows no kind of step or layer.
 //
+// The package also embeds plan.json (Plan) and can run its programs on any
+// backend of that plan instead (NewOn, backend.go): the same methods, with
+// the host's buffers copied to and from the backend.
+//
 // Generate is the stage's entry point. It returns files; writing them is the
 // command's business. The output depends only on the plan and the options —
 // no timestamps, no map iteration order — so that regenerating the committed

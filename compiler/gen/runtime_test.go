@@ -2,6 +2,7 @@ package gen_test
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"os"
 	"strings"
@@ -41,7 +42,8 @@ func fashionEngine(t *testing.T, seed uint64) *engine.Engine {
 	return engine.New(p, seed)
 }
 
-// sameBits fails unless a and b hold the same float32 bit patterns.
+// sameBits fails unless a and b hold the same float32 bit patterns (a is
+// the generated model's, b what it must equal).
 func sameBits(t *testing.T, what string, a, b []float32) {
 	t.Helper()
 	if len(a) != len(b) {
@@ -49,7 +51,7 @@ func sameBits(t *testing.T, what string, a, b []float32) {
 	}
 	for i := range a {
 		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			t.Fatalf("%s[%d]: generated %v, engine %v", what, i, a[i], b[i])
+			t.Fatalf("%s[%d]: %v, want %v", what, i, a[i], b[i])
 		}
 	}
 }
@@ -306,5 +308,114 @@ func TestGeneratedInit(t *testing.T) {
 	}
 	if m.Weight("no.such.weight") != nil || m.Buffer("no.such.buffer") != nil {
 		t.Error("an unknown name gives a buffer")
+	}
+}
+
+// failing is a backend whose runs fail.
+type failing struct{ engine.CPU }
+
+func (failing) Run(plan.Program) error { return errors.New("the device fell over") }
+
+// TestGeneratedOnBackend runs the generated fashion model twice side by
+// side: once with its own calls (New) and once on the CPU engine as a
+// device.Backend (NewOn), the way it runs on a GPU. Inference, training
+// steps, every buffer read back, a weight changed through its view, Save
+// and Load must all agree bit for bit.
+func TestGeneratedOnBackend(t *testing.T) {
+	const seed = 6
+	p := fashionEngine(t, seed).Plan
+	mb, err := fashion.NewOn(engine.NewCPU(p, seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mb.Close()
+	mh := fashion.New()
+	if mh.Backend() != nil || mb.Backend() == nil || mb.Backend().Name() != "cpu" {
+		t.Fatal("Backend: the wrong backends")
+	}
+	for _, m := range []*fashion.Model{mh, mb} {
+		m.Init(seed)
+	}
+	both := func(what string, f func(m *fashion.Model) []float32) {
+		t.Helper()
+		sameBits(t, what, f(mb), f(mh))
+	}
+	feed(mh, nil, plan.Infer, 1)
+	feed(mb, nil, plan.Infer, 1)
+	mh.Infer()
+	mb.Infer()
+	both("inference probabilities", (*fashion.Model).Probabilities)
+
+	train := func(step int) {
+		t.Helper()
+		feed(mh, nil, plan.Train, uint64(20+step))
+		feed(mb, nil, plan.Train, uint64(20+step))
+		lh, lb := mh.TrainStep(0.01), mb.TrainStep(0.01)
+		if math.Float64bits(lh) != math.Float64bits(lb) || math.IsNaN(lb) {
+			t.Fatalf("step %d: loss %v on the backend, %v without (%v)", step, lb, lh, mb.Err())
+		}
+	}
+	for step := range 2 {
+		train(step)
+		both("training probabilities", (*fashion.Model).Probabilities)
+		for _, b := range p.Buffers {
+			if b.DType == plan.F32 && b.Offset[plan.Train] >= 0 {
+				both(b.Name, func(m *fashion.Model) []float32 { return m.Buffer(b.Name) })
+			}
+		}
+	}
+
+	// A weight changed through its view reaches the backend.
+	for _, m := range []*fashion.Model{mh, mb} {
+		for i, w := range m.Weight("fc6.weight") {
+			m.Weight("fc6.weight")[i] = w * float32(1+i%3)
+		}
+	}
+	feed(mh, nil, plan.Infer, 2)
+	feed(mb, nil, plan.Infer, 2)
+	mh.Infer()
+	mb.Infer()
+	both("probabilities after a change of fc6.weight", (*fashion.Model).Probabilities)
+
+	// Save reads the trained weights back; Load sends them to the backend.
+	var sh, sb bytes.Buffer
+	if err := mh.Save(&sh); err != nil {
+		t.Fatal(err)
+	}
+	train(2)
+	if err := mb.Save(&sb); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*fashion.Model{mh, mb} {
+		if err := m.Load(bytes.NewReader(sh.Bytes())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mh.Infer()
+	mb.Infer()
+	both("probabilities after Load", (*fashion.Model).Probabilities)
+	var again bytes.Buffer
+	if err := mb.Save(&again); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.Bytes(), sh.Bytes()) || bytes.Equal(sb.Bytes(), sh.Bytes()) {
+		t.Error("Save on the backend does not give what was loaded, or training changed nothing")
+	}
+	if err := mb.Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A backend of another plan is refused; one that fails stops the model.
+	other := fashionEngine(t, seed).Plan
+	other.Batch++
+	if _, err := fashion.NewOn(engine.NewCPU(other, seed)); err == nil || !strings.Contains(err.Error(), "runs another plan") {
+		t.Errorf("a backend of another plan: error %v", err)
+	}
+	mf, err := fashion.NewOn(failing{engine.NewCPU(p, seed)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loss := mf.TrainStep(0.01); !math.IsNaN(loss) || mf.Err() == nil || !strings.Contains(mf.Err().Error(), "the device fell over") {
+		t.Errorf("a failing backend: loss %v, error %v", loss, mf.Err())
 	}
 }

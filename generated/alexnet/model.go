@@ -15,6 +15,10 @@
 // Write Input, and Labels for training, before every Infer or TrainStep: the
 // two programs reuse the memory of everything but the weights and what the host
 // reads and writes.
+//
+// NewOn makes a model with the same methods whose programs run on a backend
+// (runtime/device) of the plan embedded in the package (Plan): the CPU engine,
+// or the CUDA backend on a GPU.
 package alexnet
 
 import (
@@ -23,9 +27,11 @@ import (
 	"errors"
 	"fmt"
 	"github.com/alexnetc/alexnetc/runtime/cpu"
+	"github.com/alexnetc/alexnetc/runtime/device"
 	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/runtime/safetensors"
 	"io"
+	"math"
 	"slices"
 )
 
@@ -100,9 +106,13 @@ const (
 // Model is the network with its memory: one arena per device, allocated once by
 // New and carved into buffers at the memory plan's offsets.
 type Model struct {
-	dev [Devices]*cpu.Arena // device memory
-	rng [Devices]*cpu.RNG   // dropout masks, one stream per device
-	lr  float32             // the learning rate of the last training step
+	dev       [Devices]*cpu.Arena // device memory
+	rng       [Devices]*cpu.RNG   // dropout masks, one stream per device
+	lr        float32             // the learning rate of the last training step
+	be        device.Backend      // where the programs run, for a model made by NewOn; nil: here, on dev
+	hostNewer bool                // on a backend: the persistent buffers here may have changed since they were written to it
+	beNewer   bool                // on a backend: it has trained since the persistent buffers were read back
+	err       error               // the first error of the backend
 }
 
 // New allocates and zeroes the model's memory. Its weights are zero until Init or
@@ -138,7 +148,11 @@ func (m *Model) Probabilities() []float32 {
 // Infer runs the inference program on Input: dropout at test scale, then the
 // softmax into Probabilities.
 func (m *Model) Infer() {
-	m.infer()
+	if m.be != nil {
+		m.runOn(plan.Infer, 0)
+	} else {
+		m.infer()
+	}
 }
 
 // TrainStep runs the training program on Input and Labels: the forward pass with
@@ -146,7 +160,11 @@ func (m *Model) Infer() {
 // returns the loss, the mean negative log-probability of the labels.
 func (m *Model) TrainStep(lr float32) (loss float64) {
 	m.lr = lr
-	loss = m.train(lr)
+	if m.be != nil {
+		loss = m.runOn(plan.Train, lr)
+	} else {
+		loss = m.train(lr)
+	}
 	return loss
 }
 
@@ -156,7 +174,8 @@ func (m *Model) LR() float32 {
 }
 
 // RNG returns device d's dropout generator, whose state a checkpoint saves with
-// MarshalBinary.
+// MarshalBinary. A model on a backend (NewOn) does not use it: the backend draws
+// the masks.
 func (m *Model) RNG(d int) *cpu.RNG {
 	return m.rng[d]
 }
@@ -166,6 +185,8 @@ func (m *Model) RNG(d int) *cpu.RNG {
 func (m *Model) Weight(name string) []float32 {
 	for _, t := range params {
 		if t.name == name {
+			m.pull()
+			m.hostNewer = true
 			return m.view(t)
 		}
 	}
@@ -176,8 +197,16 @@ func (m *Model) Weight(name string) []float32 {
 // ("conv1.gpu0.out", "fc8.weight.grad"), or nil. Buffers other than weights and
 // biases hold what the last TrainStep left in them.
 func (m *Model) Buffer(name string) []float32 {
+	for _, t := range persistent {
+		if t.name == name {
+			m.pull()
+			m.hostNewer = true
+			return m.view(t)
+		}
+	}
 	for _, t := range buffers {
 		if t.name == name {
+			m.fetch(t)
 			return m.view(t)
 		}
 	}
@@ -186,6 +215,8 @@ func (m *Model) Buffer(name string) []float32 {
 
 // Params returns every weight and bias by name, as views of the model's memory.
 func (m *Model) Params() map[string][]float32 {
+	m.pull()
+	m.hostNewer = true
 	out := make(map[string][]float32, len(params))
 	for _, t := range params {
 		out[t.name] = m.view(t)
@@ -264,12 +295,18 @@ func (m *Model) Init(seed uint64) {
 	clear(m.dev[1].U8(113736448, 227472896))
 	m.rng[0] = cpu.NewRNG(seed, 1)
 	m.rng[1] = cpu.NewRNG(seed, 2)
+	m.hostNewer = true
+	m.beNewer = false
 }
 
 // Save writes every weight and bias to w in the safetensors format, with the
 // metadata network, variant and format ("alexnetc"). The same weights always give
 // the same bytes.
 func (m *Model) Save(w io.Writer) error {
+	m.pull()
+	if m.err != nil {
+		return m.err
+	}
 	f := &safetensors.File{Metadata: map[string]string{"format": "alexnetc", "network": Network, "variant": Variant}}
 	for _, t := range params {
 		f.Tensors = append(f.Tensors, safetensors.FromFloat32(t.name, t.shape, m.view(t)))
@@ -281,6 +318,10 @@ func (m *Model) Save(w io.Writer) error {
 // file first — every tensor present, F32, of the right shape, and none unknown
 // — and changes nothing unless all is well.
 func (m *Model) Load(r io.Reader) error {
+	m.pull()
+	if m.err != nil {
+		return m.err
+	}
 	f, err := safetensors.Read(r, weightFileLimit)
 	if err != nil {
 		return fmt.Errorf("%s: loading weights: %w", Network, err)
@@ -312,6 +353,7 @@ func (m *Model) Load(r io.Reader) error {
 			return fmt.Errorf("%s: loading weights: %w", Network, err)
 		}
 	}
+	m.hostNewer = true
 	return nil
 }
 
@@ -957,4 +999,214 @@ var planJSON []byte
 // launches a GPU runs for them. Each call returns a new plan.
 func Plan() (*plan.Plan, error) {
 	return plan.Decode(bytes.NewReader(planJSON))
+}
+
+// NewOn returns a model whose programs run on b, a backend of this package's plan
+// (Plan): the CPU engine (engine.NewCPU), or the CUDA backend on a GPU. The model
+// keeps the host's copy of the buffers and the same methods: Input and Labels are
+// written to the backend before each Infer or TrainStep, and Probabilities read
+// back after it; weights go to the backend before a run when Init, Load or a view
+// from Weight, Params or Buffer may have changed them, and come back when the host
+// reads them after training. The backend draws its own dropout masks, from the
+// seed it was made with; Init does not restart them. An error of the backend is
+// kept for Err, and stops the model running.
+func NewOn(b device.Backend) (*Model, error) {
+	p := b.Plan()
+	if p == nil || p.Network != Network || p.Variant != Variant || p.Batch != Batch || p.Devices() != Devices {
+		return nil, fmt.Errorf("%s: the backend %s runs another plan", Network, b.Name())
+	}
+	for _, t := range buffers {
+		if pb := p.Buffer(t.name); pb == nil || pb.Elems() != t.n {
+			return nil, fmt.Errorf("%s: the backend's plan has no buffer %s of %d values", Network, t.name, t.n)
+		}
+	}
+	m := New()
+	m.be = b
+	return m, nil
+}
+
+// Backend returns the backend the model runs on, or nil for a model made by New.
+func (m *Model) Backend() device.Backend {
+	return m.be
+}
+
+// Err returns the first error of the backend, or nil. After one, Infer and
+// TrainStep do nothing, and TrainStep returns NaN.
+func (m *Model) Err() error {
+	return m.err
+}
+
+// Close closes the backend, if the model runs on one.
+func (m *Model) Close() error {
+	if m.be == nil {
+		return nil
+	}
+	return m.be.Close()
+}
+
+// runOn runs a program on the backend and returns the training step's loss, or NaN
+// once the backend has failed.
+func (m *Model) runOn(prog plan.Program, lr float32) float64 {
+	if m.err == nil {
+		loss, err := m.exchange(prog, lr)
+		if err == nil {
+			return loss
+		}
+		m.err = fmt.Errorf("%s on %s: %w", Network, m.be.Name(), err)
+	}
+	return math.NaN()
+}
+
+// exchange writes what the program reads from the host to the backend, runs it,
+// and reads back what the host reads of it.
+func (m *Model) exchange(prog plan.Program, lr float32) (float64, error) {
+	if m.hostNewer {
+		for _, t := range persistent {
+			if err := m.be.Write(plan.Train, t.name, m.view(t)); err != nil {
+				return 0, err
+			}
+		}
+		m.hostNewer = false
+	}
+	if err := m.be.Write(prog, "data", m.Input()); err != nil {
+		return 0, err
+	}
+	probs := m.dev[0].F32(207195328, 128000)
+	if prog == plan.Train {
+		if err := m.be.Write(prog, "labels", m.Labels()); err != nil {
+			return 0, err
+		}
+		m.be.SetLR(lr)
+		m.beNewer = true
+	}
+	if err := m.be.Run(prog); err != nil {
+		return 0, err
+	}
+	if err := m.be.Read(prog, "loss.out", probs); err != nil {
+		return 0, err
+	}
+	if prog != plan.Train {
+		return 0, nil
+	}
+	return m.be.Loss()
+}
+
+// pull reads the persistent buffers back from the backend when it has trained
+// since they were last read.
+func (m *Model) pull() {
+	if m.be == nil || !m.beNewer || m.err != nil {
+		return
+	}
+	for _, t := range persistent {
+		if err := m.be.Read(plan.Train, t.name, m.view(t)); err != nil {
+			m.err = fmt.Errorf("%s on %s: %w", Network, m.be.Name(), err)
+			return
+		}
+	}
+	m.beNewer = false
+}
+
+// fetch reads a buffer that is not persistent back from the backend, for Buffer.
+func (m *Model) fetch(t tensor) {
+	if m.be == nil || m.err != nil {
+		return
+	}
+	if err := m.be.Read(plan.Train, t.name, m.view(t)); err != nil {
+		m.err = fmt.Errorf("%s on %s: %w", Network, m.be.Name(), err)
+	}
+}
+
+// persistent are the buffers that live across steps (weights, biases, their
+// gradients and momenta), which a model on a backend keeps in step with it.
+var persistent = []tensor{
+	{"conv1.gpu0.weight", 0, 77070848, 17424, []int{48, 3, 11, 11}},
+	{"conv1.gpu0.bias", 0, 77140544, 48, []int{48}},
+	{"conv1.gpu1.weight", 1, 0, 17424, []int{48, 3, 11, 11}},
+	{"conv1.gpu1.bias", 1, 69696, 48, []int{48}},
+	{"conv2.gpu0.weight", 0, 77140736, 153600, []int{128, 48, 5, 5}},
+	{"conv2.gpu0.bias", 0, 77755136, 128, []int{128}},
+	{"conv2.gpu1.weight", 1, 69888, 153600, []int{128, 48, 5, 5}},
+	{"conv2.gpu1.bias", 1, 684288, 128, []int{128}},
+	{"conv3.gpu0.weight", 0, 77755648, 442368, []int{192, 256, 3, 3}},
+	{"conv3.gpu0.bias", 0, 79525120, 192, []int{192}},
+	{"conv3.gpu1.weight", 1, 684800, 442368, []int{192, 256, 3, 3}},
+	{"conv3.gpu1.bias", 1, 2454272, 192, []int{192}},
+	{"conv4.gpu0.weight", 0, 79525888, 331776, []int{192, 192, 3, 3}},
+	{"conv4.gpu0.bias", 0, 80852992, 192, []int{192}},
+	{"conv4.gpu1.weight", 1, 2455040, 331776, []int{192, 192, 3, 3}},
+	{"conv4.gpu1.bias", 1, 3782144, 192, []int{192}},
+	{"conv5.gpu0.weight", 0, 80853760, 221184, []int{128, 192, 3, 3}},
+	{"conv5.gpu0.bias", 0, 81738496, 128, []int{128}},
+	{"conv5.gpu1.weight", 1, 3782912, 221184, []int{128, 192, 3, 3}},
+	{"conv5.gpu1.bias", 1, 4667648, 128, []int{128}},
+	{"fc6.gpu0.weight", 0, 81739008, 18874368, []int{2048, 9216}},
+	{"fc6.gpu0.bias", 0, 157236480, 2048, []int{2048}},
+	{"fc6.gpu1.weight", 1, 4668160, 18874368, []int{2048, 9216}},
+	{"fc6.gpu1.bias", 1, 80165632, 2048, []int{2048}},
+	{"fc7.gpu0.weight", 0, 157244672, 8388608, []int{2048, 4096}},
+	{"fc7.gpu0.bias", 0, 190799104, 2048, []int{2048}},
+	{"fc7.gpu1.weight", 1, 80173824, 8388608, []int{2048, 4096}},
+	{"fc7.gpu1.bias", 1, 113728256, 2048, []int{2048}},
+	{"fc8.weight", 0, 190807296, 4096000, []int{1000, 4096}},
+	{"fc8.bias", 0, 207191296, 1000, []int{1000}},
+	{"fc8.weight.grad", 0, 207707392, 4096000, []int{1000, 4096}},
+	{"fc8.bias.grad", 0, 224091392, 1000, []int{1000}},
+	{"fc7.gpu0.weight.grad", 0, 224095424, 8388608, []int{2048, 4096}},
+	{"fc7.gpu0.bias.grad", 0, 257649856, 2048, []int{2048}},
+	{"fc7.gpu1.weight.grad", 1, 113736448, 8388608, []int{2048, 4096}},
+	{"fc7.gpu1.bias.grad", 1, 147290880, 2048, []int{2048}},
+	{"fc6.gpu0.weight.grad", 0, 257658048, 18874368, []int{2048, 9216}},
+	{"fc6.gpu0.bias.grad", 0, 333155520, 2048, []int{2048}},
+	{"fc6.gpu1.weight.grad", 1, 147299072, 18874368, []int{2048, 9216}},
+	{"fc6.gpu1.bias.grad", 1, 222796544, 2048, []int{2048}},
+	{"conv5.gpu0.weight.grad", 0, 333163712, 221184, []int{128, 192, 3, 3}},
+	{"conv5.gpu0.bias.grad", 0, 334048448, 128, []int{128}},
+	{"conv5.gpu1.weight.grad", 1, 222804736, 221184, []int{128, 192, 3, 3}},
+	{"conv5.gpu1.bias.grad", 1, 223689472, 128, []int{128}},
+	{"conv4.gpu0.weight.grad", 0, 334048960, 331776, []int{192, 192, 3, 3}},
+	{"conv4.gpu0.bias.grad", 0, 335376064, 192, []int{192}},
+	{"conv4.gpu1.weight.grad", 1, 223689984, 331776, []int{192, 192, 3, 3}},
+	{"conv4.gpu1.bias.grad", 1, 225017088, 192, []int{192}},
+	{"conv3.gpu0.weight.grad", 0, 335376832, 442368, []int{192, 256, 3, 3}},
+	{"conv3.gpu0.bias.grad", 0, 337146304, 192, []int{192}},
+	{"conv3.gpu1.weight.grad", 1, 225017856, 442368, []int{192, 256, 3, 3}},
+	{"conv3.gpu1.bias.grad", 1, 226787328, 192, []int{192}},
+	{"conv2.gpu0.weight.grad", 0, 337147072, 153600, []int{128, 48, 5, 5}},
+	{"conv2.gpu0.bias.grad", 0, 337761472, 128, []int{128}},
+	{"conv2.gpu1.weight.grad", 1, 226788096, 153600, []int{128, 48, 5, 5}},
+	{"conv2.gpu1.bias.grad", 1, 227402496, 128, []int{128}},
+	{"conv1.gpu0.weight.grad", 0, 337761984, 17424, []int{48, 3, 11, 11}},
+	{"conv1.gpu0.bias.grad", 0, 337831680, 48, []int{48}},
+	{"conv1.gpu1.weight.grad", 1, 227403008, 17424, []int{48, 3, 11, 11}},
+	{"conv1.gpu1.bias.grad", 1, 227472704, 48, []int{48}},
+	{"conv1.gpu0.weight.momentum", 0, 337831872, 17424, []int{48, 3, 11, 11}},
+	{"conv1.gpu0.bias.momentum", 0, 337901568, 48, []int{48}},
+	{"conv1.gpu1.weight.momentum", 1, 227472896, 17424, []int{48, 3, 11, 11}},
+	{"conv1.gpu1.bias.momentum", 1, 227542592, 48, []int{48}},
+	{"conv2.gpu0.weight.momentum", 0, 337901760, 153600, []int{128, 48, 5, 5}},
+	{"conv2.gpu0.bias.momentum", 0, 338516160, 128, []int{128}},
+	{"conv2.gpu1.weight.momentum", 1, 227542784, 153600, []int{128, 48, 5, 5}},
+	{"conv2.gpu1.bias.momentum", 1, 228157184, 128, []int{128}},
+	{"conv3.gpu0.weight.momentum", 0, 338516672, 442368, []int{192, 256, 3, 3}},
+	{"conv3.gpu0.bias.momentum", 0, 340286144, 192, []int{192}},
+	{"conv3.gpu1.weight.momentum", 1, 228157696, 442368, []int{192, 256, 3, 3}},
+	{"conv3.gpu1.bias.momentum", 1, 229927168, 192, []int{192}},
+	{"conv4.gpu0.weight.momentum", 0, 340286912, 331776, []int{192, 192, 3, 3}},
+	{"conv4.gpu0.bias.momentum", 0, 341614016, 192, []int{192}},
+	{"conv4.gpu1.weight.momentum", 1, 229927936, 331776, []int{192, 192, 3, 3}},
+	{"conv4.gpu1.bias.momentum", 1, 231255040, 192, []int{192}},
+	{"conv5.gpu0.weight.momentum", 0, 341614784, 221184, []int{128, 192, 3, 3}},
+	{"conv5.gpu0.bias.momentum", 0, 342499520, 128, []int{128}},
+	{"conv5.gpu1.weight.momentum", 1, 231255808, 221184, []int{128, 192, 3, 3}},
+	{"conv5.gpu1.bias.momentum", 1, 232140544, 128, []int{128}},
+	{"fc6.gpu0.weight.momentum", 0, 342500032, 18874368, []int{2048, 9216}},
+	{"fc6.gpu0.bias.momentum", 0, 417997504, 2048, []int{2048}},
+	{"fc6.gpu1.weight.momentum", 1, 232141056, 18874368, []int{2048, 9216}},
+	{"fc6.gpu1.bias.momentum", 1, 307638528, 2048, []int{2048}},
+	{"fc7.gpu0.weight.momentum", 0, 418005696, 8388608, []int{2048, 4096}},
+	{"fc7.gpu0.bias.momentum", 0, 451560128, 2048, []int{2048}},
+	{"fc7.gpu1.weight.momentum", 1, 307646720, 8388608, []int{2048, 4096}},
+	{"fc7.gpu1.bias.momentum", 1, 341201152, 2048, []int{2048}},
+	{"fc8.weight.momentum", 0, 451568320, 4096000, []int{1000, 4096}},
+	{"fc8.bias.momentum", 0, 467952320, 1000, []int{1000}},
 }

@@ -15,6 +15,10 @@
 // Write Input, and Labels for training, before every Infer or TrainStep: the
 // two programs reuse the memory of everything but the weights and what the host
 // reads and writes.
+//
+// NewOn makes a model with the same methods whose programs run on a backend
+// (runtime/device) of the plan embedded in the package (Plan): the CPU engine,
+// or the CUDA backend on a GPU.
 package alexnet1gpu
 
 import (
@@ -23,9 +27,11 @@ import (
 	"errors"
 	"fmt"
 	"github.com/alexnetc/alexnetc/runtime/cpu"
+	"github.com/alexnetc/alexnetc/runtime/device"
 	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/runtime/safetensors"
 	"io"
+	"math"
 	"slices"
 )
 
@@ -98,9 +104,13 @@ const (
 // Model is the network with its memory: one arena per device, allocated once by
 // New and carved into buffers at the memory plan's offsets.
 type Model struct {
-	dev [Devices]*cpu.Arena // device memory
-	rng [Devices]*cpu.RNG   // dropout masks, one stream per device
-	lr  float32             // the learning rate of the last training step
+	dev       [Devices]*cpu.Arena // device memory
+	rng       [Devices]*cpu.RNG   // dropout masks, one stream per device
+	lr        float32             // the learning rate of the last training step
+	be        device.Backend      // where the programs run, for a model made by NewOn; nil: here, on dev
+	hostNewer bool                // on a backend: the persistent buffers here may have changed since they were written to it
+	beNewer   bool                // on a backend: it has trained since the persistent buffers were read back
+	err       error               // the first error of the backend
 }
 
 // New allocates and zeroes the model's memory. Its weights are zero until Init or
@@ -134,7 +144,11 @@ func (m *Model) Probabilities() []float32 {
 // Infer runs the inference program on Input: dropout at test scale, then the
 // softmax into Probabilities.
 func (m *Model) Infer() {
-	m.infer()
+	if m.be != nil {
+		m.runOn(plan.Infer, 0)
+	} else {
+		m.infer()
+	}
 }
 
 // TrainStep runs the training program on Input and Labels: the forward pass with
@@ -142,7 +156,11 @@ func (m *Model) Infer() {
 // returns the loss, the mean negative log-probability of the labels.
 func (m *Model) TrainStep(lr float32) (loss float64) {
 	m.lr = lr
-	loss = m.train(lr)
+	if m.be != nil {
+		loss = m.runOn(plan.Train, lr)
+	} else {
+		loss = m.train(lr)
+	}
 	return loss
 }
 
@@ -152,7 +170,8 @@ func (m *Model) LR() float32 {
 }
 
 // RNG returns device d's dropout generator, whose state a checkpoint saves with
-// MarshalBinary.
+// MarshalBinary. A model on a backend (NewOn) does not use it: the backend draws
+// the masks.
 func (m *Model) RNG(d int) *cpu.RNG {
 	return m.rng[d]
 }
@@ -162,6 +181,8 @@ func (m *Model) RNG(d int) *cpu.RNG {
 func (m *Model) Weight(name string) []float32 {
 	for _, t := range params {
 		if t.name == name {
+			m.pull()
+			m.hostNewer = true
 			return m.view(t)
 		}
 	}
@@ -172,8 +193,16 @@ func (m *Model) Weight(name string) []float32 {
 // "fc8.weight.grad"), or nil. Buffers other than weights and biases hold what the
 // last TrainStep left in them.
 func (m *Model) Buffer(name string) []float32 {
+	for _, t := range persistent {
+		if t.name == name {
+			m.pull()
+			m.hostNewer = true
+			return m.view(t)
+		}
+	}
 	for _, t := range buffers {
 		if t.name == name {
+			m.fetch(t)
 			return m.view(t)
 		}
 	}
@@ -182,6 +211,8 @@ func (m *Model) Buffer(name string) []float32 {
 
 // Params returns every weight and bias by name, as views of the model's memory.
 func (m *Model) Params() map[string][]float32 {
+	m.pull()
+	m.hostNewer = true
 	out := make(map[string][]float32, len(params))
 	for _, t := range params {
 		out[t.name] = m.view(t)
@@ -230,12 +261,18 @@ func (m *Model) Init(seed uint64) {
 	// The gradients and momenta.
 	clear(m.dev[0].U8(316776192, 478386528))
 	m.rng[0] = cpu.NewRNG(seed, 1)
+	m.hostNewer = true
+	m.beNewer = false
 }
 
 // Save writes every weight and bias to w in the safetensors format, with the
 // metadata network, variant and format ("alexnetc"). The same weights always give
 // the same bytes.
 func (m *Model) Save(w io.Writer) error {
+	m.pull()
+	if m.err != nil {
+		return m.err
+	}
 	f := &safetensors.File{Metadata: map[string]string{"format": "alexnetc", "network": Network, "variant": Variant}}
 	for _, t := range params {
 		f.Tensors = append(f.Tensors, safetensors.FromFloat32(t.name, t.shape, m.view(t)))
@@ -247,6 +284,10 @@ func (m *Model) Save(w io.Writer) error {
 // file first — every tensor present, F32, of the right shape, and none unknown
 // — and changes nothing unless all is well.
 func (m *Model) Load(r io.Reader) error {
+	m.pull()
+	if m.err != nil {
+		return m.err
+	}
 	f, err := safetensors.Read(r, weightFileLimit)
 	if err != nil {
 		return fmt.Errorf("%s: loading weights: %w", Network, err)
@@ -278,6 +319,7 @@ func (m *Model) Load(r io.Reader) error {
 			return fmt.Errorf("%s: loading weights: %w", Network, err)
 		}
 	}
+	m.hostNewer = true
 	return nil
 }
 
@@ -612,4 +654,172 @@ var planJSON []byte
 // launches a GPU runs for them. Each call returns a new plan.
 func Plan() (*plan.Plan, error) {
 	return plan.Decode(bytes.NewReader(planJSON))
+}
+
+// NewOn returns a model whose programs run on b, a backend of this package's plan
+// (Plan): the CPU engine (engine.NewCPU), or the CUDA backend on a GPU. The model
+// keeps the host's copy of the buffers and the same methods: Input and Labels are
+// written to the backend before each Infer or TrainStep, and Probabilities read
+// back after it; weights go to the backend before a run when Init, Load or a view
+// from Weight, Params or Buffer may have changed them, and come back when the host
+// reads them after training. The backend draws its own dropout masks, from the
+// seed it was made with; Init does not restart them. An error of the backend is
+// kept for Err, and stops the model running.
+func NewOn(b device.Backend) (*Model, error) {
+	p := b.Plan()
+	if p == nil || p.Network != Network || p.Variant != Variant || p.Batch != Batch || p.Devices() != Devices {
+		return nil, fmt.Errorf("%s: the backend %s runs another plan", Network, b.Name())
+	}
+	for _, t := range buffers {
+		if pb := p.Buffer(t.name); pb == nil || pb.Elems() != t.n {
+			return nil, fmt.Errorf("%s: the backend's plan has no buffer %s of %d values", Network, t.name, t.n)
+		}
+	}
+	m := New()
+	m.be = b
+	return m, nil
+}
+
+// Backend returns the backend the model runs on, or nil for a model made by New.
+func (m *Model) Backend() device.Backend {
+	return m.be
+}
+
+// Err returns the first error of the backend, or nil. After one, Infer and
+// TrainStep do nothing, and TrainStep returns NaN.
+func (m *Model) Err() error {
+	return m.err
+}
+
+// Close closes the backend, if the model runs on one.
+func (m *Model) Close() error {
+	if m.be == nil {
+		return nil
+	}
+	return m.be.Close()
+}
+
+// runOn runs a program on the backend and returns the training step's loss, or NaN
+// once the backend has failed.
+func (m *Model) runOn(prog plan.Program, lr float32) float64 {
+	if m.err == nil {
+		loss, err := m.exchange(prog, lr)
+		if err == nil {
+			return loss
+		}
+		m.err = fmt.Errorf("%s on %s: %w", Network, m.be.Name(), err)
+	}
+	return math.NaN()
+}
+
+// exchange writes what the program reads from the host to the backend, runs it,
+// and reads back what the host reads of it.
+func (m *Model) exchange(prog plan.Program, lr float32) (float64, error) {
+	if m.hostNewer {
+		for _, t := range persistent {
+			if err := m.be.Write(plan.Train, t.name, m.view(t)); err != nil {
+				return 0, err
+			}
+		}
+		m.hostNewer = false
+	}
+	if err := m.be.Write(prog, "data", m.Input()); err != nil {
+		return 0, err
+	}
+	probs := m.dev[0].F32(316264128, 128000)
+	if prog == plan.Train {
+		if err := m.be.Write(prog, "labels", m.Labels()); err != nil {
+			return 0, err
+		}
+		m.be.SetLR(lr)
+		m.beNewer = true
+	}
+	if err := m.be.Run(prog); err != nil {
+		return 0, err
+	}
+	if err := m.be.Read(prog, "loss.out", probs); err != nil {
+		return 0, err
+	}
+	if prog != plan.Train {
+		return 0, nil
+	}
+	return m.be.Loss()
+}
+
+// pull reads the persistent buffers back from the backend when it has trained
+// since they were last read.
+func (m *Model) pull() {
+	if m.be == nil || !m.beNewer || m.err != nil {
+		return
+	}
+	for _, t := range persistent {
+		if err := m.be.Read(plan.Train, t.name, m.view(t)); err != nil {
+			m.err = fmt.Errorf("%s on %s: %w", Network, m.be.Name(), err)
+			return
+		}
+	}
+	m.beNewer = false
+}
+
+// fetch reads a buffer that is not persistent back from the backend, for Buffer.
+func (m *Model) fetch(t tensor) {
+	if m.be == nil || m.err != nil {
+		return
+	}
+	if err := m.be.Read(plan.Train, t.name, m.view(t)); err != nil {
+		m.err = fmt.Errorf("%s on %s: %w", Network, m.be.Name(), err)
+	}
+}
+
+// persistent are the buffers that live across steps (weights, biases, their
+// gradients and momenta), which a model on a backend keeps in step with it.
+var persistent = []tensor{
+	{"conv1.weight", 0, 77070848, 17424, []int{48, 3, 11, 11}},
+	{"conv1.bias", 0, 77140544, 48, []int{48}},
+	{"conv2.weight", 0, 77140736, 153600, []int{128, 48, 5, 5}},
+	{"conv2.bias", 0, 77755136, 128, []int{128}},
+	{"conv3.weight", 0, 77755648, 221184, []int{192, 128, 3, 3}},
+	{"conv3.bias", 0, 78640384, 192, []int{192}},
+	{"conv4.weight", 0, 78641152, 331776, []int{192, 192, 3, 3}},
+	{"conv4.bias", 0, 79968256, 192, []int{192}},
+	{"conv5.weight", 0, 79969024, 442368, []int{256, 192, 3, 3}},
+	{"conv5.bias", 0, 81738496, 256, []int{256}},
+	{"fc6.weight", 0, 81739520, 37748736, []int{4096, 9216}},
+	{"fc6.bias", 0, 232734464, 4096, []int{4096}},
+	{"fc7.weight", 0, 232750848, 16777216, []int{4096, 4096}},
+	{"fc7.bias", 0, 299859712, 4096, []int{4096}},
+	{"fc8.weight", 0, 299876096, 4096000, []int{1000, 4096}},
+	{"fc8.bias", 0, 316260096, 1000, []int{1000}},
+	{"fc8.weight.grad", 0, 316776192, 4096000, []int{1000, 4096}},
+	{"fc8.bias.grad", 0, 333160192, 1000, []int{1000}},
+	{"fc7.weight.grad", 0, 333164224, 16777216, []int{4096, 4096}},
+	{"fc7.bias.grad", 0, 400273088, 4096, []int{4096}},
+	{"fc6.weight.grad", 0, 400289472, 37748736, []int{4096, 9216}},
+	{"fc6.bias.grad", 0, 551284416, 4096, []int{4096}},
+	{"conv5.weight.grad", 0, 551300800, 442368, []int{256, 192, 3, 3}},
+	{"conv5.bias.grad", 0, 553070272, 256, []int{256}},
+	{"conv4.weight.grad", 0, 553071296, 331776, []int{192, 192, 3, 3}},
+	{"conv4.bias.grad", 0, 554398400, 192, []int{192}},
+	{"conv3.weight.grad", 0, 554399168, 221184, []int{192, 128, 3, 3}},
+	{"conv3.bias.grad", 0, 555283904, 192, []int{192}},
+	{"conv2.weight.grad", 0, 555284672, 153600, []int{128, 48, 5, 5}},
+	{"conv2.bias.grad", 0, 555899072, 128, []int{128}},
+	{"conv1.weight.grad", 0, 555899584, 17424, []int{48, 3, 11, 11}},
+	{"conv1.bias.grad", 0, 555969280, 48, []int{48}},
+	{"conv1.weight.momentum", 0, 555969472, 17424, []int{48, 3, 11, 11}},
+	{"conv1.bias.momentum", 0, 556039168, 48, []int{48}},
+	{"conv2.weight.momentum", 0, 556039360, 153600, []int{128, 48, 5, 5}},
+	{"conv2.bias.momentum", 0, 556653760, 128, []int{128}},
+	{"conv3.weight.momentum", 0, 556654272, 221184, []int{192, 128, 3, 3}},
+	{"conv3.bias.momentum", 0, 557539008, 192, []int{192}},
+	{"conv4.weight.momentum", 0, 557539776, 331776, []int{192, 192, 3, 3}},
+	{"conv4.bias.momentum", 0, 558866880, 192, []int{192}},
+	{"conv5.weight.momentum", 0, 558867648, 442368, []int{256, 192, 3, 3}},
+	{"conv5.bias.momentum", 0, 560637120, 256, []int{256}},
+	{"fc6.weight.momentum", 0, 560638144, 37748736, []int{4096, 9216}},
+	{"fc6.bias.momentum", 0, 711633088, 4096, []int{4096}},
+	{"fc7.weight.momentum", 0, 711649472, 16777216, []int{4096, 4096}},
+	{"fc7.bias.momentum", 0, 778758336, 4096, []int{4096}},
+	{"fc8.weight.momentum", 0, 778774720, 4096000, []int{1000, 4096}},
+	{"fc8.bias.momentum", 0, 795158720, 1000, []int{1000}},
 }
