@@ -462,9 +462,14 @@ func (vs *orderedValues) UnmarshalJSON(data []byte) error {
 			return fmt.Errorf("%s: %v", name, err)
 		}
 		isFloat := strings.ContainsAny(s, ".eE")
+		if isFloat {
+			// Attributes are float32s, written as the shortest decimal
+			// that reads back as the same float32.
+			if f, err = strconv.ParseFloat(s, 32); err != nil {
+				return fmt.Errorf("%s = %s is not a float32: %v", name, s, err)
+			}
+		}
 		switch {
-		case isFloat && float64(float32(f)) != f:
-			return fmt.Errorf("%s = %s is not a float32", name, s)
 		case !isFloat && math.Abs(f) > 1<<53:
 			return fmt.Errorf("%s = %s is too large", name, s)
 		}
