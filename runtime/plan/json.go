@@ -520,6 +520,13 @@ func Decode(r io.Reader) (*Plan, error) {
 		Format *string `json:"format"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te) && te.Field == "":
+			return nil, fmt.Errorf("not a plan.json: it holds a JSON %s, not an object", te.Value)
+		case errors.As(err, &te):
+			return nil, fmt.Errorf("not a plan.json: its %q field is a JSON %s, not a string", te.Field, te.Value)
+		}
 		return nil, fmt.Errorf("not a plan.json: %v", syntaxError(data, err))
 	}
 	switch {

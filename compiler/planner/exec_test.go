@@ -1,23 +1,20 @@
-package plan_test
+package planner_test
 
 import (
 	"fmt"
 	"math"
-	"os"
 	"testing"
 
-	"github.com/alexnetc/alexnetc/compiler/check"
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/compiler"
 	"github.com/alexnetc/alexnetc/runtime/cpu"
 	"github.com/alexnetc/alexnetc/runtime/engine"
-	"github.com/alexnetc/alexnetc/spec"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // runner executes a launch plan on the CPU, one launch after another in
 // issue order, with each kernel written as the plan documents it. It is the
 // launch plan's reference semantics: if it computes what the CPU engine
-// computes from the lowered steps, the launches (constants, addresses,
+// computes from the plan's steps, the launches (constants, addresses,
 // loops, copies) say the right thing, and a CUDA kernel that does what its
 // description says will too.
 type runner struct {
@@ -26,35 +23,28 @@ type runner struct {
 	lr     float32
 }
 
-// addr is the argument's address in iteration i of its loop.
-func addr(a plan.Arg, i int) int64 { return a.Offset + a.Start + int64(i)*a.Advance }
-
 // f32 views an argument from its address to the end of its buffer.
 func (r *runner) f32(a plan.Arg, i int) []float32 {
-	at := addr(a, i)
+	at := a.Address(i)
 	return r.arenas[a.Device].F32(at, (a.Offset+a.Bytes-at)/4)
 }
 
 func (r *runner) i32(a plan.Arg) []int32 {
-	return r.arenas[a.Device].I32(addr(a, 0), (a.Offset+a.Bytes-addr(a, 0))/4)
+	return r.arenas[a.Device].I32(a.Address(0), (a.Offset+a.Bytes-a.Address(0))/4)
 }
 
 func (r *runner) u8(a plan.Arg) []uint8 {
-	return r.arenas[a.Device].U8(addr(a, 0), a.Offset+a.Bytes-addr(a, 0))
+	return r.arenas[a.Device].U8(a.Address(0), a.Offset+a.Bytes-a.Address(0))
 }
 
+// run issues the launches as the host does: loops image by image.
 func (r *runner) run(ls []plan.Launch) {
-	for i := 0; i < len(ls); {
-		j := i + 1
-		for ls[i].Loop > 0 && j < len(ls) && ls[j].Loop == ls[i].Loop {
-			j++
-		}
-		for it := range ls[i].Count {
-			for k := i; k < j; k++ {
-				r.launch(&ls[k], it)
-			}
-		}
-		i = j
+	err := plan.Issue(ls, func(l *plan.Launch, iter int) error {
+		r.launch(l, iter)
+		return nil
+	})
+	if err != nil {
+		panic(err)
 	}
 }
 
@@ -62,7 +52,7 @@ func (r *runner) launch(l *plan.Launch, it int) {
 	c := map[string]int{}
 	f := map[string]float32{}
 	for _, k := range l.Constants {
-		c[k.Name], f[k.Name] = int(k.Value), float32(k.Value)
+		c[k.Name], f[k.Name] = int(k.V), float32(k.V)
 	}
 	arg := map[string]plan.Arg{}
 	for _, a := range l.Args {
@@ -75,8 +65,8 @@ func (r *runner) launch(l *plan.Launch, it int) {
 	case plan.CopyLaunch:
 		src, dst := arg["src"], arg["dst"]
 		for row := range src.Rows {
-			s := r.arenas[src.Device].U8(addr(src, 0)+row*src.Pitch, src.RowBytes)
-			copy(r.arenas[dst.Device].U8(addr(dst, 0)+row*dst.Pitch, dst.RowBytes), s)
+			s := r.arenas[src.Device].U8(src.Address(0)+row*src.Pitch, src.RowBytes)
+			copy(r.arenas[dst.Device].U8(dst.Address(0)+row*dst.Pitch, dst.RowBytes), s)
 		}
 		return
 	}
@@ -106,14 +96,19 @@ func (r *runner) launch(l *plan.Launch, it int) {
 			db[ch] = s + f["beta"]*db[ch]
 		}
 	case "fill":
-		clear(x("x")[:c["len"]]) // the plan fills only with zeros
+		xs := x("x")[:c["len"]]
+		for i := range xs {
+			xs[i] = f["value"]
+		}
 	case "lrn_forward", "lrn_backward":
 		// The pointers are at channel C0; cpu.LRN takes the whole tensor.
 		hw := c["H"] * c["W"]
 		whole := func(name string) []float32 {
 			a := arg[name]
-			return r.arenas[a.Device].F32(addr(a, 0)-int64(4*c["C0"]*hw), (a.Offset+a.Bytes-addr(a, 0))/4+int64(c["C0"]*hw))
+			return r.arenas[a.Device].F32(a.Address(0)-int64(4*c["C0"]*hw), (a.Offset+a.Bytes-a.Address(0))/4+int64(c["C0"]*hw))
 		}
+		// The launch's alpha is the one the formula uses, already divided
+		// by the size where the spec's convention says so.
 		p := cpu.LRN{N: c["N"], C: c["C"], H: c["H"], W: c["W"], C0: c["C0"], C1: c["C1"], Size: c["size"], K: f["k"], Alpha: f["alpha"], Beta: f["beta"], Convention: cpu.AlphaSum}
 		if l.Kernel == "lrn_forward" {
 			p.Forward(whole("x"), whole("y"))
@@ -201,26 +196,6 @@ func col2im(p cpu.Conv, col, dx []float32) {
 	}
 }
 
-func network(t *testing.T, path, variant string) *check.Network {
-	t.Helper()
-	src, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, diags := spec.Parse(path, src)
-	if len(diags) == 0 && variant != "" {
-		s, diags = s.ApplyVariant(variant)
-	}
-	if len(diags) > 0 {
-		t.Fatal(diags)
-	}
-	n, diags := check.Check(s)
-	if len(diags) > 0 {
-		t.Fatal(diags)
-	}
-	return n
-}
-
 // TestLaunchPlanComputesWhatTheEngineDoes runs one training step and one
 // inference pass of small two-GPU networks both ways, from the same
 // weights, images and labels, and compares every parameter, gradient,
@@ -233,12 +208,7 @@ func TestLaunchPlanComputesWhatTheEngineDoes(t *testing.T) {
 		{"../../examples/cifar-4layer.toml", ""},
 	} {
 		t.Run(fmt.Sprintf("%s/%s", c.path, c.variant), func(t *testing.T) {
-			n := network(t, c.path, c.variant)
-			g, err := lower.Lower(n, lower.Options{Batch: 3})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := plan.Build(g)
+			p := build(t, network(t, c.path, c.variant), compiler.Options{Batch: 3})
 			e := engine.New(p, 5)
 			e.LR = 0.01
 			r := &runner{lr: e.LR}
@@ -247,12 +217,12 @@ func TestLaunchPlanComputesWhatTheEngineDoes(t *testing.T) {
 				r.rngs = append(r.rngs, cpu.NewRNG(5, uint64(d)+1))
 			}
 			f32 := func(r *runner, prog plan.Program, name string) []float32 {
-				b := g.Buffer(name)
-				return r.arenas[b.Device].F32(p.Offset(prog, b), b.Elems())
+				b := p.Buffer(name)
+				return r.arenas[b.Device].F32(b.Offset[prog], b.Elems())
 			}
 			// The same start for both: weights, images and labels.
 			rng := cpu.NewRNG(9, 1)
-			for _, b := range g.Params() {
+			for _, b := range p.Params() {
 				w, w2 := e.F32(plan.Train, b.Name), f32(r, plan.Train, b.Name)
 				for i := range w {
 					w[i] = float32(rng.NormFloat64() * 0.1)
@@ -260,17 +230,17 @@ func TestLaunchPlanComputesWhatTheEngineDoes(t *testing.T) {
 				copy(w2, w)
 			}
 			for _, prog := range plan.Programs {
-				x, x2 := e.F32(prog, "data"), f32(r, prog, "data")
+				x, x2 := e.F32(prog, p.Model.Input), f32(r, prog, p.Model.Input)
 				for i := range x {
 					x[i] = float32(rng.NormFloat64())
 				}
 				copy(x2, x)
 			}
-			labels := e.I32(plan.Train, "labels")
-			lb := g.Buffer("labels")
-			labels2 := r.arenas[lb.Device].I32(p.Offset(plan.Train, lb), lb.Elems())
+			labels := e.I32(plan.Train, p.Model.Labels)
+			lb := p.Buffer(p.Model.Labels)
+			labels2 := r.arenas[lb.Device].I32(lb.Offset[plan.Train], lb.Elems())
 			for i := range labels {
-				labels[i] = int32(i % 10)
+				labels[i] = int32(i % p.Model.Classes)
 				labels2[i] = labels[i]
 			}
 
@@ -288,18 +258,31 @@ func TestLaunchPlanComputesWhatTheEngineDoes(t *testing.T) {
 			}
 			e.Run(plan.Train)
 			r.run(p.Launches[plan.Train])
-			compare(plan.Train, "loss")
-			for _, b := range g.Params() {
+			if loss := e.F32(plan.Train, p.Model.Loss)[0]; loss <= 0 || math.IsNaN(float64(loss)) {
+				t.Fatalf("the engine's loss is %g", loss)
+			}
+			compare(plan.Train, p.Model.Loss)
+			params := 0
+			for _, b := range p.Params() {
 				compare(plan.Train, b.Name)
 				compare(plan.Train, b.Name+".grad")
 				compare(plan.Train, b.Name+".momentum")
+				params++
+			}
+			if params == 0 {
+				t.Fatal("the plan has no parameters")
 			}
 			e.Run(plan.Infer)
 			r.run(p.Launches[plan.Infer])
-			for _, b := range g.Buffers {
-				if b.Role == lower.Output && p.Offset(plan.Infer, b) >= 0 {
+			outputs := 0
+			for _, b := range p.Buffers {
+				if b.Role == plan.Output && b.Offset[plan.Infer] >= 0 {
 					compare(plan.Infer, b.Name)
+					outputs++
 				}
+			}
+			if outputs == 0 {
+				t.Fatal("the inference program has no outputs")
 			}
 		})
 	}
