@@ -17,52 +17,69 @@ func (c *checker) layer(n *Network, sl *spec.Layer, in *Layer) *Layer {
 		return nil
 	}
 	c.unread(l)
-	switch sl.Op {
-	case spec.Conv:
-		if !c.window(n, l, sl.Kernel, sl.Stride, sl.Pad, "kernel") {
-			return nil
-		}
-		l.Out.C = sl.Filters
-		c.split(n, l, sl.Filters, "filters")
-		c.groups(l)
-		k2 := int64(sl.Kernel) * int64(sl.Kernel)
-		hw := int64(l.Out.H) * int64(l.Out.W)
-		for _, p := range l.Parts {
-			fan := int64(p.InC/sl.Groups) * k2
-			p.Params = int64(p.Channels())*fan + int64(p.Channels())
-			p.MACs = hw * int64(p.Channels()) * fan
-		}
-		l.Neurons = l.Out.Elems()
-	case spec.FC:
-		l.Out = Shape{sl.Units, 1, 1}
-		c.split(n, l, sl.Units, "units")
-		hw := int64(l.InShape.H) * int64(l.InShape.W)
-		for _, p := range l.Parts {
-			fan := int64(p.InC) * hw
-			p.Params = int64(p.Channels())*fan + int64(p.Channels())
-			p.MACs = int64(p.Channels()) * fan
-		}
-		l.Neurons = l.Out.Elems()
-	case spec.MaxPool, spec.AvgPool:
-		if !c.window(n, l, sl.Size, sl.Stride, sl.Pad, "size") {
+	// What the op is comes from the op table (runtime/plan): its keys, its
+	// window, its width, its weights and multiply-adds, its own rule.
+	op := l.Def()
+	if op == nil {
+		c.errorf(sl.Of("op"), "op %q is not in the op table", sl.Op)
+		return nil
+	}
+	keys, err := l.Keys()
+	if err != nil {
+		c.errorf(sl.Of("op"), "%v", err)
+		return nil
+	}
+	if op.Window != "" {
+		side := specKeys[op.Window](sl).(int)
+		if !c.window(n, l, side, sl.Stride, sl.Pad, op.Window) {
 			return nil
 		}
 		l.Out.C = l.InShape.C
-		l.Overlapping = sl.Size > sl.Stride
-	case spec.LRN:
-		if sl.Size%2 == 0 {
-			c.errorf(sl.Of("size"), "size = %d: LRN sums over n channels centred on each channel, so n must be odd", sl.Size)
+		if !op.Learned {
+			l.Overlapping = side > sl.Stride
 		}
-		l.Out = l.InShape
-	case spec.Dropout:
-		l.Out = l.InShape
-	case spec.Softmax:
+	}
+	switch {
+	case op.Learned:
+		width := specKeys[op.Width](sl).(int)
+		if op.Flat {
+			l.Out = Shape{width, 1, 1}
+		} else {
+			l.Out.C = width
+		}
+		c.split(n, l, width, op.Width)
+		if _, grouped := keys.Get("groups"); grouped {
+			c.groups(l)
+		}
+		for _, p := range l.Parts {
+			g, err := l.Geometry(p, 1)
+			if err != nil {
+				c.errorf(sl.Of("op"), "%v", err)
+				return nil
+			}
+			weights := int64(1)
+			for _, d := range op.Weight(g) {
+				weights *= int64(d)
+			}
+			p.Params = weights + int64(p.Channels())
+			p.MACs = op.MACs(g)
+		}
+		l.Neurons = l.Out.Elems()
+	case op.Window != "":
+	case op.Flat:
 		l.Out = Shape{int(l.InShape.Elems()), 1, 1}
-		if len(l.Parts) != 1 {
-			c.errorf(sl.Of("input"), "softmax %q needs every class on one GPU, but %s has parts on GPUs %s; read %s[all]",
-				sl.Name, in.Name, gpuList(in.Parts), in.Name)
-			return nil
+	default:
+		l.Out = l.InShape
+	}
+	if op.Rule != nil {
+		if key, msg := op.Rule(keys); key != "" {
+			c.errorf(sl.Of(key), "%s", msg)
 		}
+	}
+	if op.Output && len(l.Parts) != 1 {
+		c.errorf(sl.Of("input"), "%s %q needs every class on one GPU, but %s has parts on GPUs %s; read %s[all]",
+			sl.Op, sl.Name, in.Name, gpuList(in.Parts), in.Name)
+		return nil
 	}
 	for _, p := range l.Parts {
 		if !l.Weighted() {
@@ -191,7 +208,7 @@ func (c *checker) groups(l *Layer) {
 // fully connected layer stops the check.
 func (c *checker) window(n *Network, l *Layer, size, stride, pad int, key string) bool {
 	sl, in := l.Spec, l.InShape
-	if in.H == 1 && in.W == 1 && l.In.Op == spec.FC {
+	if in.H == 1 && in.W == 1 && l.In.Def() != nil && l.In.Def().Learned && l.In.Def().Flat {
 		c.errorf(sl.Of("op"), "a %s layer cannot read the fully connected layer %q: it has no spatial extent", sl.Op, l.In.Name)
 		return false
 	}

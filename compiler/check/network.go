@@ -118,7 +118,7 @@ func (l *Layer) PartOn(gpu int) *Part {
 }
 
 // Weighted reports whether the layer has learned weights.
-func (l *Layer) Weighted() bool { return l.Op == spec.Conv || l.Op == spec.FC }
+func (l *Layer) Weighted() bool { return l.Def() != nil && l.Def().Learned }
 
 // Cross returns the slices the part reads from other GPUs.
 func (p *Part) Cross() []Slice {
