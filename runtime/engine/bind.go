@@ -24,13 +24,6 @@ var cpuTypes = map[string]reflect.Type{
 	"SGD":         reflect.TypeFor[cpu.SGD](),
 }
 
-// cpuConsts are the runtime/cpu constants the op table's enums name
-// (plan.CPUCall.Enums).
-var cpuConsts = map[string]any{
-	"Identity": cpu.Identity, "ReLU": cpu.ReLU, "Tanh": cpu.Tanh, "Sigmoid": cpu.Sigmoid,
-	"AlphaSum": cpu.AlphaSum, "AlphaMean": cpu.AlphaMean,
-}
-
 // kernelValue builds the runtime/cpu value of a step: its kernel's CPU
 // type with the step's attributes as its fields. It returns a pointer to
 // it, so that the learning rate can be set before each call.
@@ -54,12 +47,12 @@ func kernelValue(s *plan.Step) (reflect.Value, *plan.KernelDef, error) {
 			return reflect.Value{}, nil, fmt.Errorf("engine: cpu.%s has no field %s", d.CPU.Type, name)
 		}
 		if names, ok := d.CPU.Enums[name]; ok {
-			code := int(a.V)
-			if code < 0 || code >= len(names) {
+			// An enum's code is the value of the runtime/cpu constant the
+			// table names at that index (compiler/gen's TestCPUCalls holds
+			// the table to that).
+			if code := int(a.V); code < 0 || code >= len(names) {
 				return reflect.Value{}, nil, fmt.Errorf("engine: %s: %s = %d is out of range", s.Kernel, name, code)
 			}
-			f.Set(reflect.ValueOf(cpuConsts[names[code]]).Convert(f.Type()))
-			continue
 		}
 		switch f.Kind() {
 		case reflect.Int, reflect.Int32, reflect.Int64:
