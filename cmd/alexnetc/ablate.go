@@ -13,7 +13,7 @@ import (
 	"syscall"
 
 	"github.com/alexnetc/alexnetc/diag"
-	"github.com/alexnetc/alexnetc/runtime/ablate"
+	"github.com/alexnetc/alexnetc/experiments/ablate"
 )
 
 // listFlag collects a flag given several times.

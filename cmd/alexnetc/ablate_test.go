@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexnetc/alexnetc/runtime/ablate"
+	"github.com/alexnetc/alexnetc/experiments/ablate"
 )
 
 // smallFashionSpec writes the fashion example at batch 64 and a Fashion-MNIST

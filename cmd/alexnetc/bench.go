@@ -14,17 +14,19 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/examples"
 	"github.com/alexnetc/alexnetc/runtime/cpu"
+	"github.com/alexnetc/alexnetc/runtime/device"
 	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // benchResult is what `alexnetc bench --json` prints, and what
 // bench/compare.sh reads.
 type benchResult struct {
 	Network       string        `json:"network"`
-	Mode          string        `json:"mode"` // "infer" or "train"
+	Device        string        `json:"device"` // the backend: cpu or cuda
+	Mode          string        `json:"mode"`   // "infer" or "train"
 	Batch         int           `json:"batch"`
 	Threads       int           `json:"threads"`
 	Devices       int           `json:"devices"`
@@ -74,12 +76,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the figures as JSON")
 	outFile := fs.String("out", "", "also write the figures as JSON to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file (read it with go tool pprof)")
+	dev := deviceFlag(fs)
 	pos, err := parseFlags(fs, args, stderr)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 1 {
-		return usageError{"expected one spec file"}
+		return usageError{"expected one spec file or plan.json"}
+	}
+	if err := checkDevice(*dev); err != nil {
+		return err
 	}
 	switch {
 	case *batch < 0:
@@ -96,18 +102,18 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		cpu.SetThreads(*threads)
 	}
 	nThreads := runtime.GOMAXPROCS(0)
-	n, _, err := loadNetworks(first(pos), *variant)
+	single := *devices == "one"
+	if isPlanFile(first(pos)) && !hasFlag(fs, "devices") {
+		single = false // a plan.json runs as it was compiled
+	}
+	p, _, err := loadPlan(first(pos), examples.Default, planOptions{variant: *variant, batch: *batch, single: single})
 	if err != nil {
 		return err
 	}
-	g, err := lower.Lower(n, lower.Options{Batch: *batch, SingleDevice: *devices == "one"})
-	if err != nil {
-		return err
-	}
-	p := plan.Build(g)
 	if err := verified(p, stderr); err != nil {
 		return err
 	}
+	g := p
 	prog, mode := plan.Infer, "infer"
 	if *train {
 		prog, mode = plan.Train, "train"
@@ -119,14 +125,22 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	e := engine.New(p, 1)
-	e.Init(1)
-	e.LR = 0.01
-	fillBenchInput(e, prog, n.Layers[len(n.Layers)-1].Out.C)
+	backend, err := newBackend(*dev, p, 1)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+	if err := fillBenchInput(backend, prog, 1); err != nil {
+		return err
+	}
+	backend.SetLR(0.01)
 
-	res := benchResult{Network: n.Name, Mode: mode, Batch: g.Batch, Threads: nThreads, Devices: g.Devices, GEMM: cpu.GEMMPath(), Steps: *steps}
-	if n.Variant != "" {
-		res.Network += " (" + n.Variant + ")"
+	res := benchResult{Network: p.Network, Device: *dev, Mode: mode, Batch: g.Batch, Threads: nThreads, Devices: p.Devices(), GEMM: cpu.GEMMPath(), Steps: *steps}
+	if p.Variant != "" {
+		res.Network += " (" + p.Variant + ")"
+	}
+	if *dev != "cpu" {
+		res.GEMM = *dev
 	}
 	for _, dm := range p.Memory.Devices {
 		res.ArenaBytes += dm.Arena
@@ -137,13 +151,20 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			res.Network, mode, g.Batch, nThreads, res.GEMM, *warmup, *steps)
 	}
 	for i := 0; i < *warmup; i++ {
-		e.Run(prog)
+		if err := backend.Run(prog); err != nil {
+			return err
+		}
 	}
+	if err := backend.Synchronize(); err != nil {
+		return err
+	}
+	c, onCPU := backend.(engine.CPU)
+	e := c.Engine
 
 	// Whole steps are timed on their own; per-layer times come from the
 	// same steps, read between kernels (a clock read costs tens of
 	// nanoseconds, against milliseconds for a kernel).
-	stepList := prog.Steps(g)
+	stepList := g.Steps[prog]
 	perStep := make([][]float64, len(stepList)) // seconds per kernel step, per timed step
 	for i := range perStep {
 		perStep[i] = make([]float64, *steps)
@@ -153,13 +174,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	// One timing function for every step, made before the first, so that
 	// the allocation count is the engine's alone.
 	res.StepSeconds = make([]float64, 0, *steps)
-	index := map[*lower.Step]int{}
+	index := map[*plan.Step]int{}
 	for i, s := range stepList {
 		index[s] = i
 	}
 	var it int
 	var last time.Time
-	lap := func(s *lower.Step) {
+	lap := func(s *plan.Step) {
 		now := time.Now()
 		perStep[index[s]][it] = now.Sub(last).Seconds()
 		last = now
@@ -177,7 +198,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	for it = 0; it < *steps; it++ {
 		start := time.Now()
 		last = start
-		e.RunTimed(prog, lap)
+		if onCPU {
+			e.RunTimed(prog, lap)
+		} else if err := runSynchronized(backend, prog); err != nil {
+			return err
+		}
 		res.StepSeconds = append(res.StepSeconds, time.Since(start).Seconds())
 		if progress {
 			fmt.Fprintf(stderr, "step %d/%d: %.3f s, %.1f images/s\n", it+1, *steps, res.StepSeconds[it], float64(g.Batch)/res.StepSeconds[it])
@@ -194,7 +219,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	layers := map[string]*benchLayer{}
 	var order []string
 	kernels := map[string]float64{}
-	pair := e.Fused(prog)
+	pair := make([]int, len(stepList))
+	for i := range pair {
+		pair[i] = -1
+	}
+	if onCPU {
+		pair = e.Fused(prog)
+	}
 	for i, s := range stepList {
 		name := s.Layer
 		if name == "" {
@@ -211,7 +242,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		t := median(perStep[i])
 		l.Seconds += t
-		l.GFLOP += stepFLOPs(s) / 1e9
+		l.GFLOP += float64(plan.StepFLOPs(s)) / 1e9
 		kernels[string(s.Kernel)] += t
 	}
 	var total float64
@@ -280,50 +311,49 @@ func printBench(w io.Writer, r *benchResult) {
 	fmt.Fprintf(w, "allocations per step: %.1f\n", r.AllocsPerStep)
 }
 
-// stepFLOPs counts the floating-point operations of a step's products
-// (2 per multiply-add); other kernels count 0.
-func stepFLOPs(s *lower.Step) float64 {
-	switch p := s.Params.(type) {
-	case cpu.Conv:
-		fwd := 2 * float64(p.N*p.F*p.OH*p.OW*(p.C/p.Groups)*p.KH*p.KW)
-		switch s.Kernel {
-		case lower.ConvForward:
-			return fwd
-		case lower.ConvBackward:
-			if s.Arg("dx") == nil {
-				return fwd // the weight gradient only
-			}
-			return 2 * fwd
-		}
-	case cpu.FC:
-		fwd := 2 * float64(p.N*p.In*p.Out)
-		switch s.Kernel {
-		case lower.FCForward:
-			return fwd
-		case lower.FCBackward:
-			if s.Arg("dx") == nil {
-				return fwd
-			}
-			return 2 * fwd
-		}
+// runSynchronized runs a program and waits for it: a step's time on a
+// backend that queues its work.
+func runSynchronized(b device.Backend, prog plan.Program) error {
+	if err := b.Run(prog); err != nil {
+		return err
 	}
-	return 0
+	return b.Synchronize()
 }
 
-// fillBenchInput gives the program images and labels, so that timings do
-// not depend on all-zero inputs.
-func fillBenchInput(e *engine.Engine, prog plan.Program, classes int) {
+// hasFlag reports whether a flag was given on the command line.
+func hasFlag(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// fillBenchInput draws the weights and gives the program images and
+// labels, so that timings do not depend on all-zero inputs.
+func fillBenchInput(b device.Backend, prog plan.Program, seed uint64) error {
+	p := b.Plan()
+	for i, w := range p.Params() {
+		v := make([]float32, w.Elems())
+		engine.Fill(v, w.Init, cpu.NewRNG(seed, cpu.ParamStream(i)))
+		if err := b.Write(plan.Train, w.Name, v); err != nil {
+			return err
+		}
+	}
 	rng := cpu.NewRNG(2, 1)
-	x := e.F32(prog, "data")
+	x := make([]float32, p.Buffer(p.Model.Input).Elems())
 	for i := range x {
 		x[i] = float32(rng.NormFloat64())
 	}
-	if e.Uses(prog, "labels") {
-		l := e.I32(prog, "labels")
-		for i := range l {
-			l[i] = int32(i % classes)
-		}
+	if err := b.Write(prog, p.Model.Input, x); err != nil {
+		return err
 	}
+	if l := p.Buffer(p.Model.Labels); l != nil && l.Offset[prog] >= 0 {
+		labels := make([]int32, l.Elems())
+		for i := range labels {
+			labels[i] = int32(i % p.Model.Classes)
+		}
+		return b.Write(prog, p.Model.Labels, labels)
+	}
+	return nil
 }
 
 func median(xs []float64) float64 {

@@ -10,9 +10,8 @@ import (
 
 	"github.com/alexnetc/alexnetc/compiler/cudagen"
 	"github.com/alexnetc/alexnetc/compiler/gen"
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
 	"github.com/alexnetc/alexnetc/examples"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // runCompile lowers, plans and generates a network and writes the package
@@ -41,24 +40,20 @@ func runCompile(args []string, stdout, stderr io.Writer) error {
 	case *pkg != "" && !gen.IsPackageName(*pkg):
 		return usageError{fmt.Sprintf("-pkg %q is not a valid Go package name", *pkg)}
 	}
-	n, _, err := loadNetworks(first(pos), *variant)
+	if isPlanFile(first(pos)) {
+		return usageError{fmt.Sprintf("%s: compile takes a spec (.toml); the plan is what it writes", first(pos))}
+	}
+	// The header and the plan name the spec as it was given, with forward
+	// slashes, so that regenerating on any machine or OS gives the same
+	// bytes.
+	specName := specSource(first(pos), examples.Default)
+	p, _, err := loadPlan(first(pos), examples.Default, planOptions{variant: *variant, batch: *batch})
 	if err != nil {
 		return err
 	}
-	g, err := lower.Lower(n, lower.Options{Batch: *batch})
-	if err != nil {
-		return err
-	}
-	p := plan.Build(g)
 	name := *pkg
 	if name == "" {
-		name = gen.PackageName(n.Name)
-	}
-	// The header names the spec as it was given, with forward slashes, so
-	// that regenerating on any machine or OS gives the same bytes.
-	specName := "examples/" + examples.Default + " (embedded)"
-	if len(pos) == 1 {
-		specName = filepath.ToSlash(pos[0])
+		name = gen.PackageName(p.Network)
 	}
 	files, err := gen.Generate(p, gen.Options{Package: name, Spec: specName})
 	if err != nil {

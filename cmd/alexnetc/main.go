@@ -3,15 +3,18 @@
 //	alexnetc check [SPEC] [--variant NAME] [--json]
 //	alexnetc plan [SPEC] [--variant NAME] [--batch N] [--json] [--launches]
 //	alexnetc compile [SPEC] -o DIR [-pkg NAME] [--variant NAME] [--batch N]
-//	alexnetc train [SPEC] [--variant V] [--data PATH] [--epochs N] [--out DIR] [--resume]
-//	alexnetc eval [SPEC] --weights FILE [--views 1|10]
-//	alexnetc predict --weights FILE [--spec SPEC] IMAGE...
+//	alexnetc train [SPEC|PLAN] [--variant V] [--data PATH] [--epochs N] [--out DIR] [--resume] [--max-steps N] [--device cpu|cuda]
+//	alexnetc eval [SPEC|PLAN] --weights FILE [--views 1|10] [--device cpu|cuda]
+//	alexnetc predict --weights FILE [--spec SPEC | --plan PLAN] [--device cpu|cuda] IMAGE...
 //	alexnetc ablate [SPEC] [--variants a,b] [--set PATCH]... [--seeds N] [--budget 3e|10m]
-//	alexnetc bench [SPEC] [--batch N] [--threads N] [--train]
+//	alexnetc bench [SPEC|PLAN] [--batch N] [--threads N] [--train] [--device cpu|cuda]
 //	alexnetc viz [SPEC] --weights FILE [--out DIR]
 //
-// Errors in a spec print as file:line:col: message, all of them, and the
-// command exits with status 2.
+// PLAN is a plan.json as `alexnetc compile` writes it: train, eval,
+// predict and bench run from it alone. Errors in a spec print as
+// file:line:col: message, all of them, and the command exits with status 2,
+// as it does for any other bad input (flags, a plan.json or weights file
+// that cannot be used, a device this binary was built without).
 package main
 
 import (
@@ -37,11 +40,11 @@ var commands = []*command{
 	{"check", "[SPEC] [--variant NAME] [--json]", "check a spec (default: the embedded paper network) and print its layer table and totals", runCheck},
 	{"plan", "[SPEC] [--variant NAME] [--batch N] [--json] [--launches]", "print the memory plan and the CUDA launch plan", runPlan},
 	{"compile", "[SPEC] -o DIR [-pkg NAME] [--variant NAME] [--batch N] [--cuda] [--ptx]", "write a Go package and plan.json for the network (and its CUDA kernels)", runCompile},
-	{"train", "[SPEC] [--variant V] [--data PATH] [--epochs N] [--out DIR] [--resume] [--batch N] [--checkpoint-every N]", "train on the CPU (default: examples/fashion.toml on Fashion-MNIST)", runTrain},
-	{"eval", "[SPEC] --weights FILE [--variant V] [--data PATH] [--views 1|10]", "top-1 and top-5 error on the test set", runEval},
-	{"predict", "--weights FILE [--spec SPEC] [--variant V] IMAGE...", "the top-5 labels of images, with probabilities", runPredict},
+	{"train", "[SPEC|PLAN] [--variant V] [--data PATH] [--epochs N] [--out DIR] [--resume] [--batch N] [--checkpoint-every N] [--train-subset N] [--max-steps N] [--device cpu|cuda]", "train (default: examples/fashion.toml on Fashion-MNIST, on the CPU); PLAN is a plan.json from alexnetc compile", runTrain},
+	{"eval", "[SPEC|PLAN] --weights FILE [--variant V] [--data PATH] [--views 1|10] [--device cpu|cuda]", "top-1 and top-5 error on the test set", runEval},
+	{"predict", "--weights FILE [--spec SPEC | --plan PLAN] [--variant V] [--device cpu|cuda] IMAGE...", "the top-5 labels of images, with probabilities", runPredict},
 	{"ablate", "[SPEC] [--base V] [--variants a,b|all|none] [--set '[NAME:] PATCH']... [--seeds N] [--budget 3e|10m] [--train-subset N] [--test-subset N] [--target-error 0.25] [--out DIR]", "train the base network and its variants under the same data, seeds and budget, and report them beside the paper", runAblate},
-	{"bench", "[SPEC] [--variant V] [--batch N] [--threads N] [--train] [--devices one|spec] [--steps N] [--json] [--out FILE]", "time inference or training steps on the CPU: images/s, per-layer time and GFLOP/s, peak memory", runBench},
+	{"bench", "[SPEC|PLAN] [--variant V] [--batch N] [--threads N] [--train] [--devices one|spec] [--device cpu|cuda] [--steps N] [--json] [--out FILE]", "time inference or training steps: images/s, per-layer time and GFLOP/s (CPU), peak memory", runBench},
 	{"viz", "[SPEC] --weights FILE [--variant V] [--out DIR] [--images N] [--neighbours K] [--train-subset N]", "draw the first layer's kernels and test images' nearest training images by last-hidden-layer features", runViz},
 }
 
@@ -76,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err := c.run(args[1:], stdout, stderr)
 		var diags diag.List
 		var ue usageError
+		var ie inputError
+		var nb notBuiltError
 		switch {
 		case err == nil:
 			return 0
@@ -84,6 +89,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitBadSpec
 		case errors.As(err, &ue):
 			fmt.Fprintf(stderr, "alexnetc %s: %s\nusage: alexnetc %s %s\n", c.name, ue.msg, c.name, c.args)
+			return exitBadSpec
+		case errors.As(err, &ie), errors.As(err, &nb):
+			fmt.Fprintf(stderr, "alexnetc %s: %v\n", c.name, err)
 			return exitBadSpec
 		case errors.Is(err, flag.ErrHelp):
 			return 0

@@ -6,10 +6,10 @@ import (
 	"io"
 	"strings"
 
+	"github.com/alexnetc/alexnetc/examples"
+
 	"github.com/alexnetc/alexnetc/compiler/check"
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
-	"github.com/alexnetc/alexnetc/runtime/cpu"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 func runPlan(args []string, stdout, stderr io.Writer) error {
@@ -28,20 +28,19 @@ func runPlan(args []string, stdout, stderr io.Writer) error {
 	if *batch < 0 {
 		return usageError{fmt.Sprintf("--batch %d: must be positive", *batch)}
 	}
-	n, _, err := loadNetworks(first(pos), *variant)
+	p, n, err := loadPlan(first(pos), examples.Default, planOptions{variant: *variant, batch: *batch})
 	if err != nil {
 		return err
 	}
-	g, err := lower.Lower(n, lower.Options{Batch: *batch})
-	if err != nil {
-		return err
-	}
-	p := plan.Build(g)
 	if err := verified(p, stderr); err != nil {
 		return err
 	}
 	if *asJSON {
-		_, err := stdout.Write(p.JSON())
+		b, err := p.JSON()
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(b)
 		return err
 	}
 	printPlan(stdout, n, p, *launches)
@@ -62,13 +61,16 @@ func verified(p *plan.Plan, stderr io.Writer) error {
 	return fmt.Errorf("internal compiler error: the plan fails verification (%d problems)", len(probs))
 }
 
+// printPlan summarises a plan; n, the checked network, names the tensors
+// of the transfers more fully when the plan was compiled here (nil for a
+// plan.json).
 func printPlan(w io.Writer, n *check.Network, p *plan.Plan, launches bool) {
-	g := p.Graph
-	title := n.Name
-	if n.Variant != "" {
-		title += " (variant " + n.Variant + ")"
+	g := p
+	title := p.Network
+	if p.Variant != "" {
+		title += " (variant " + p.Variant + ")"
 	}
-	fmt.Fprintf(w, "%s: %d device(s), batch %d\n\n", title, g.Devices, g.Batch)
+	fmt.Fprintf(w, "%s: %d device(s), batch %d\n\n", title, p.Devices(), p.Batch)
 
 	fmt.Fprintln(w, "memory per device, bytes (transient: reused between buffers whose lifetimes do not overlap)")
 	t := newTable("device|arena|persistent|transient infer|transient train|without reuse: infer|train", true, true, true, true, true, true, true)
@@ -149,12 +151,22 @@ type transfer struct {
 // describeTransfer names what a peer copy moves: the tensor and its channels
 // in the numbering of the whole layer, the layer that reads it (forward) or
 // whose backward pass sends it, and its size.
-func describeTransfer(n *check.Network, g *lower.Graph, l *plan.Launch) transfer {
-	st := plan.Train.Steps(g)[l.Step]
-	cc := st.Params.(cpu.ChannelCopy)
+func describeTransfer(n *check.Network, g *plan.Plan, l *plan.Launch) transfer {
+	st := g.Steps[plan.Train][l.Step]
+	cc := struct{ C0, C1, D int }{st.Attrs.Int("C0"), st.Attrs.Int("C1"), st.Attrs.Int("D")}
 	tr := transfer{pass: "forward", layer: st.Layer, bytes: l.Args[0].Rows * l.Args[0].RowBytes}
 	dst := st.Arg("dst")
-	backward := dst.Role == lower.Grad
+	backward := dst.Role == plan.Grad
+	if backward {
+		tr.pass = "backward"
+	}
+	if n == nil { // a plan.json: the buffers' own names and channels
+		tr.tensor, tr.channels = st.Arg("src").Name, fmt.Sprintf("%d-%d", cc.C0, cc.C1)
+		if st.Layer == "" && len(g.Model.Layers) > 0 {
+			tr.layer = g.Model.Layers[0].Name
+		}
+		return tr
+	}
 	consumer := n.Layer(st.Layer)
 	if consumer == nil { // the image, copied to every device
 		tr.layer, tr.tensor = firstReader(n), n.Input.Name
@@ -167,7 +179,7 @@ func describeTransfer(n *check.Network, g *lower.Graph, l *plan.Launch) transfer
 	// the read r at offset at that holds it.
 	gatherDev, o := l.Device, cc.D
 	if backward {
-		tr.pass, tr.tensor = "backward", consumer.In.Name+" gradient"
+		tr.tensor = consumer.In.Name + " gradient"
 		gatherDev, o = st.Arg("src").Device, cc.C0
 	}
 	tr.channels = fmt.Sprintf("%d channels", cc.C1-cc.C0)

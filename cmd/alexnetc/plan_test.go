@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/compiler"
+	"github.com/alexnetc/alexnetc/examples"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 func runPlanCmd(t *testing.T, args ...string) (int, string, string) {
@@ -26,11 +27,11 @@ func expectedPlan(t *testing.T, variant string, batch int) *plan.Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := lower.Lower(n, lower.Options{Batch: batch})
+	p, err := compiler.Compile(n, compiler.Options{Batch: batch, Source: specSource("", examples.Default)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return plan.Build(g)
+	return p
 }
 
 // TestPlanAlexNet: the paper network's plan names the cross-GPU transfers
@@ -97,7 +98,11 @@ func TestPlanJSON(t *testing.T) {
 	if !json.Valid([]byte(out)) {
 		t.Fatal("--json prints invalid JSON")
 	}
-	if want := string(expectedPlan(t, "", 4).JSON()); out != want {
+	want, err := expectedPlan(t, "", 4).JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
 		t.Error("--json differs from plan.JSON")
 	}
 }

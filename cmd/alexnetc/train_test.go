@@ -165,3 +165,105 @@ func flip(b []byte, i int) []byte {
 	c[i] ^= 0x40
 	return c
 }
+
+// TestTrainFromPlanMatchesSpec compiles the training spec into a package
+// with its plan.json, trains from the plan.json alone and from the spec,
+// and requires every step's loss line, and the weights, to be the same bit
+// for bit: the plan is all a run needs.
+func TestTrainFromPlanMatchesSpec(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains twice; skipped with -short")
+	}
+	dir := t.TempDir()
+	writeFashionSubset(t, dir, 512, 64)
+	pkg := filepath.Join(dir, "pkg")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"compile", "../../examples/fashion.toml", "--batch", "32", "-o", pkg}, &out, &errOut); code != 0 {
+		t.Fatalf("compile: exit %d: %s", code, errOut.String())
+	}
+	losses := func(src, runDir string, extra ...string) []string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		args := append([]string{"train", src, "--data", dir, "--max-steps", "6", "--train-subset", "256", "--out", runDir}, extra...)
+		if code := run(args, &out, &errOut); code != 0 {
+			t.Fatalf("train %s: exit %d: %s", src, code, errOut.String())
+		}
+		var lines []string
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(l, "step ") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) != 6 {
+			t.Fatalf("train %s: %d loss lines, want 6:\n%s", src, len(lines), out.String())
+		}
+		return lines
+	}
+	fromPlan := losses(filepath.Join(pkg, "plan.json"), filepath.Join(dir, "plan-run"))
+	fromSpec := losses("../../examples/fashion.toml", filepath.Join(dir, "spec-run"), "--batch", "32")
+	if strings.Join(fromPlan, "\n") != strings.Join(fromSpec, "\n") {
+		t.Errorf("losses differ:\nfrom plan.json:\n%s\nfrom the spec:\n%s", strings.Join(fromPlan, "\n"), strings.Join(fromSpec, "\n"))
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, "plan-run", "weights.safetensors"))
+	b, _ := os.ReadFile(filepath.Join(dir, "spec-run", "weights.safetensors"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Errorf("weights differ between the run from plan.json (%d bytes) and from the spec (%d bytes)", len(a), len(b))
+	}
+}
+
+// TestPlanFileErrors: a plan.json of another format version, one that is
+// not a plan, and one that is missing are the user's mistakes: exit status
+// 2 and a message naming the file, never a panic.
+func TestPlanFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	if code := run([]string{"plan", "../../examples/fashion.toml", "--json"}, &out, &errOut); code != 0 {
+		t.Fatalf("plan --json: exit %d: %s", code, errOut.String())
+	}
+	good := out.String()
+	for _, tc := range []struct{ name, content, want string }{
+		{"old.json", strings.Replace(good, `"alexnetc-plan/2"`, `"alexnetc-plan/1"`, 1), "alexnetc-plan/1"},
+		{"cut.json", good[:len(good)/2], "plan"},
+		{"garbage.json", "hello", "plan"},
+	} {
+		path := filepath.Join(dir, tc.name)
+		os.WriteFile(path, []byte(tc.content), 0o644)
+		out.Reset()
+		errOut.Reset()
+		code := run([]string{"train", path, "--max-steps", "1"}, &out, &errOut)
+		msg := errOut.String()
+		if code != 2 || !strings.Contains(msg, path) || !strings.Contains(msg, tc.want) || strings.Contains(msg, "goroutine") {
+			t.Errorf("%s: exit %d, stderr %q; want status 2 naming the file and %q", tc.name, code, msg, tc.want)
+		}
+	}
+	out.Reset()
+	errOut.Reset()
+	missing := filepath.Join(dir, "missing.json")
+	if code := run([]string{"eval", missing, "--weights", "w.safetensors"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), missing) {
+		t.Errorf("missing plan: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
+// TestDeviceCUDAWithoutTheBuild: asked for the CUDA backend, a binary built
+// without it says which build has it, with exit status 2.
+func TestDeviceCUDAWithoutTheBuild(t *testing.T) {
+	if newCUDA != nil {
+		t.Skip("this binary has the CUDA backend")
+	}
+	for _, cmd := range [][]string{
+		{"train", "--device", "cuda"},
+		{"eval", "--weights", "w.safetensors", "--device", "cuda"},
+		{"predict", "--weights", "w.safetensors", "--device", "cuda", "x.png"},
+		{"bench", "--device", "cuda"},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(cmd, &out, &errOut)
+		if code != 2 || !strings.Contains(errOut.String(), "without CUDA") || !strings.Contains(errOut.String(), "make cuda") {
+			t.Errorf("%v: exit %d, stderr %q", cmd, code, errOut.String())
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"train", "--device", "tpu"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "want cpu or cuda") {
+		t.Errorf("--device tpu: exit %d, stderr %q", code, errOut.String())
+	}
+}

@@ -10,9 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/alexnetc/alexnetc/runtime/ablate"
+	"github.com/alexnetc/alexnetc/experiments/viz"
 	"github.com/alexnetc/alexnetc/runtime/data"
-	"github.com/alexnetc/alexnetc/runtime/viz"
+	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // Files alexnetc viz writes.
@@ -37,12 +38,12 @@ func runViz(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(pos) > 1 || *weights == "" {
-		return usageError{"expected at most one spec file and --weights"}
+		return usageError{"expected at most one spec file or plan.json, and --weights"}
 	}
 	if *images < 1 || *k < 1 || *trainSubset < 0 || *columns < 1 || *batch < 0 {
 		return usageError{"--images, --neighbours and --columns must be at least 1; --train-subset and --batch must not be negative"}
 	}
-	n, err := networkFor(first(pos), *variant, trainDefault, *dataPath)
+	p, _, err := loadPlan(first(pos), trainDefault, planOptions{variant: *variant, batch: *batch, dataPath: *dataPath})
 	if err != nil {
 		return err
 	}
@@ -53,36 +54,43 @@ func runViz(args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	e, model, err := engineWithWeights(n, *batch, *weights)
+	// The features are read between steps: the CPU engine's RunChecked.
+	b, model, err := backendWithWeights("cpu", p, *weights)
 	if err != nil {
 		return err
 	}
+	defer b.Close()
+	e := b.(engine.CPU).Engine
 
-	kernels, err := viz.Kernels(e, viz.KernelOptions{Columns: *columns})
+	kernels, err := viz.Kernels(b, viz.KernelOptions{Columns: *columns})
 	if err != nil {
 		return err
 	}
 	if err := writePNG(filepath.Join(dir, kernelsFile), kernels); err != nil {
 		return err
 	}
-	conv, _ := viz.FirstConv(n)
-	fmt.Fprintf(stdout, "%s: the %d kernels of %s, %d×%d, one block per GPU\n", filepath.Join(dir, kernelsFile), conv.Out.C, conv.Name, conv.Spec.Kernel, conv.Spec.Kernel)
+	conv, err := viz.FirstConv(p)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: the %d kernels of %s, %d×%d, one block per GPU\n", filepath.Join(dir, kernelsFile), conv.Filters, conv.Name, conv.Kernel, conv.Kernel)
 
-	layer, err := viz.FeatureLayer(n)
+	layer, err := viz.FeatureLayer(p)
 	if err != nil {
 		return err
 	}
-	trainSet, testSet, err := loadSets(n, 0, stdout)
+	trainSet, testSet, err := loadSets(p, 0, stdout)
 	if err != nil {
 		return err
 	}
-	trainSet = ablate.Subset(trainSet, *trainSubset)
-	aug := data.AugmentOf(n.Spec)
-	if model.Stats == nil && aug.Mean != "none" {
-		return fmt.Errorf("%s holds no data means; it was not written by alexnetc train", *weights)
+	trainSet = trainSet.First(*trainSubset)
+	aug := data.AugmentOf(p.Data)
+	aug.RandomCrop, aug.Flip, aug.Lighting = false, false, 0
+	if model.Stats == nil && aug.Mean != plan.MeanNone {
+		return inputError{*weights, fmt.Errorf("holds no data means; it was not written by alexnetc train")}
 	}
 	features := func(s *data.Set) ([][]float32, error) {
-		ev, err := data.NewEvalLoader(s, model.Stats, aug, 1, data.Options{Batch: e.Plan.Graph.Batch})
+		ev, err := data.NewEvalLoader(s, model.Stats, aug, 1, data.Options{Batch: p.Batch})
 		if err != nil {
 			return nil, err
 		}
@@ -107,7 +115,7 @@ func runViz(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: %d test images (first column) and their %d nearest of %d training images by the output of %s (%d values)\n",
-		filepath.Join(dir, neighboursFile), queries.Len(), *k, trainSet.Len(), layer.Name, len(qf[0]))
+		filepath.Join(dir, neighboursFile), queries.Len(), *k, trainSet.Len(), layer.Layer, len(qf[0]))
 	for i, row := range near {
 		names := make([]string, len(row))
 		for k, j := range row {

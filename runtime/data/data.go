@@ -219,3 +219,16 @@ func Load(d plan.Data, train bool, workers int) (*Set, error) {
 	}
 	return s, nil
 }
+
+// First returns the first n images of s (s itself when n ≤ 0 or n is not
+// smaller than the set), sharing its memory: for short runs on part of a
+// set.
+func (s *Set) First(n int) *Set {
+	if n <= 0 || n >= s.Len() {
+		return s
+	}
+	c := *s
+	c.Labels = s.Labels[:n:n]
+	c.Pixels = s.Pixels[: n*s.ImageLen() : n*s.ImageLen()]
+	return &c
+}
