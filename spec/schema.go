@@ -99,7 +99,7 @@ var layerFields = []*field{
 		ref: func(t any) any { return &layerField(t).Pad }},
 	{key: "groups", kind: kPosInt, ops: []Op{Conv}, def: int64(1), doc: "Filter groups within each GPU's part: each group of filters sees 1/groups of the channels that part reads.",
 		ref: func(t any) any { return &layerField(t).Groups }},
-	{key: "act", kind: kEnum, enum: []string{string(ReLU), string(Tanh), string(Sigmoid), string(Linear)}, ops: convFC, def: string(Linear), doc: "Activation applied to the output.",
+	{key: "act", kind: kEnum, enum: []string{string(ReLU), string(Tanh), string(Sigmoid), string(Linear), string(LeakyReLU)}, ops: convFC, def: string(Linear), doc: "Activation applied to the output.",
 		ref: func(t any) any { return &layerField(t).Act }},
 	{key: "weights", kind: kInit, ops: convFC, doc: "Weight initialiser. Default: `[init] weights`.",
 		ref: func(t any) any { return &layerField(t).Weights }},

@@ -149,6 +149,8 @@ const (
 	Tanh    Activation = "tanh"
 	Sigmoid Activation = "sigmoid"
 	Linear  Activation = "none"
+	// LeakyReLU is max(v, 0.01·v), for comparisons beside ReLU.
+	LeakyReLU Activation = "leaky_relu"
 )
 
 // AlphaMode says what LRN's α multiplies.

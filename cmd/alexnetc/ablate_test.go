@@ -122,7 +122,7 @@ func TestAblateBadInput(t *testing.T) {
 	}{
 		{[]string{"--set", "drop conv9", "--set", "x: set conv1.act *= 2", "--set", "set conv1.pad = -1"}, []string{
 			`--set:1:6: "conv9" matches no layer; did you mean "conv1"?`,
-			`--set:2:4: *= only applies to numbers, and act is one of "relu", "tanh", "sigmoid" or "none"`,
+			`--set:2:4: *= only applies to numbers, and act is one of "relu", "tanh", "sigmoid", "none" or "leaky_relu"`,
 			`--set:3:17: pad must be a non-negative integer, not -1`}},
 		{[]string{"--set", "set conv1.act tanh"}, []string{`--set:1:15: `}},
 		{[]string{"--variants", "no-lrn,tahn"}, []string{`no variant "tahn"; did you mean "tanh"?`}},

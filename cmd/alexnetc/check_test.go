@@ -55,7 +55,7 @@ func TestBadInput(t *testing.T) {
 		{name: "wrong type string for int", edits: []string{"units = 10", `units = "10"`},
 			want: []string{`spec.toml:47:10: units must be a positive integer, not the string "10"`}},
 		{name: "wrong type int for enum", edits: []string{`act = "relu"`, "act = 1"},
-			want: []string{`spec.toml:17:7: act must be one of "relu", "tanh", "sigmoid" or "none", not the integer 1`}},
+			want: []string{`spec.toml:17:7: act must be one of "relu", "tanh", "sigmoid", "none" or "leaky_relu", not the integer 1`}},
 		{name: "fraction for int", edits: []string{"height = 32", "height = 32.5"},
 			want: []string{"spec.toml:8:10: height must be a positive integer, not the fraction 32.5"}},
 		{name: "bad enum", edits: []string{`rounding = "floor"`, `rounding = "round"`},

@@ -17,13 +17,15 @@
 
 __device__ __forceinline__ int alexnetc_unit() { return blockIdx.x * ALEXNETC_THREADS + threadIdx.x; }
 
-// act applies an activation: 0 none, 1 relu, 2 tanh, 3 sigmoid. ReLU tests
+// act applies an activation: 0 none, 1 relu, 2 tanh, 3 sigmoid, 4 leaky
+// relu (slope 0.01, cpu.LeakySlope). ReLU tests
 // v < 0 rather than !(v > 0) so that a NaN survives, as on the CPU.
 __device__ __forceinline__ float alexnetc_act(float v, int act) {
 	switch (act) {
 	case 1: return v < 0.0f ? 0.0f : v;
 	case 2: return tanhf(v);
 	case 3: return 1.0f / (1.0f + expf(-v));
+	case 4: return v > 0.0f ? v : 0.01f * v;
 	}
 	return v;
 }
@@ -34,6 +36,7 @@ __device__ __forceinline__ float alexnetc_act_grad(float y, float dy, int act) {
 	case 1: return y > 0.0f ? dy : 0.0f;
 	case 2: return dy * (1.0f - y * y);
 	case 3: return dy * y * (1.0f - y);
+	case 4: return y > 0.0f ? dy : 0.01f * dy;
 	}
 	return dy;
 }

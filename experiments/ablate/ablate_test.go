@@ -375,7 +375,7 @@ func TestCommandLinePatches(t *testing.T) {
 	}{
 		{[]string{"drop conv9"}, `--set:1:6: "conv9" matches no layer; did you mean "conv1"?`},
 		{[]string{"set train.lr = 0.1", "x: drop conv9"}, `--set:2:9: "conv9" matches no layer; did you mean "conv1"?`},
-		{[]string{"set conv1.act = swish"}, `--set:1:17: act must be one of "relu", "tanh", "sigmoid" or "none", not "swish"`},
+		{[]string{"set conv1.act = swish"}, `--set:1:17: act must be one of "relu", "tanh", "sigmoid", "none" or "leaky_relu", not "swish"`},
 		{[]string{"drop norm1", "drop norm1", "set conv1.kernel == 3"}, `--set:3:19: `},
 		{[]string{"name:   "}, `--set:1:9: empty patch; expected drop, set or place`},
 		{[]string{"set conv1.filterz = 3"}, `--set:1:11: layers have no key "filterz"; did you mean "filters"?`},

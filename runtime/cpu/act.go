@@ -16,7 +16,13 @@ const (
 	ReLU
 	Tanh
 	Sigmoid
+	// LeakyReLU is max(v, LeakySlope·v): a ReLU whose negative side keeps
+	// a small gradient (not in the paper; for ablations beside ReLU).
+	LeakyReLU
 )
+
+// LeakySlope is LeakyReLU's slope for negative inputs, PyTorch's default.
+const LeakySlope = 0.01
 
 // String returns the spec's name for the activation.
 func (a Activation) String() string {
@@ -29,19 +35,21 @@ func (a Activation) String() string {
 		return "tanh"
 	case Sigmoid:
 		return "sigmoid"
+	case LeakyReLU:
+		return "leaky_relu"
 	}
 	return fmt.Sprintf("Activation(%d)", int(a))
 }
 
-// ParseActivation maps a spec name ("none", "relu", "tanh", "sigmoid") to its
-// Activation.
+// ParseActivation maps a spec name ("none", "relu", "tanh", "sigmoid",
+// "leaky_relu") to its Activation.
 func ParseActivation(name string) (Activation, error) {
-	for a := Identity; a <= Sigmoid; a++ {
+	for a := Identity; a <= LeakyReLU; a++ {
 		if a.String() == name {
 			return a, nil
 		}
 	}
-	return Identity, fmt.Errorf("unknown activation %q (want none, relu, tanh or sigmoid)", name)
+	return Identity, fmt.Errorf("unknown activation %q (want none, relu, tanh, sigmoid or leaky_relu)", name)
 }
 
 // The light kernels in this file and in softmax.go, dropout.go and
@@ -126,7 +134,7 @@ func (a Activation) Forward(y []float32) {
 // check panics on an activation that is not one of the constants, before
 // any work is split up.
 func (a Activation) check() {
-	if a < Identity || a > Sigmoid {
+	if a < Identity || a > LeakyReLU {
 		panic(fmt.Sprintf("cpu: unknown activation %d", int(a)))
 	}
 }
@@ -150,6 +158,12 @@ func (a Activation) forward(y []float32) {
 		for i, v := range y {
 			y[i] = float32(1 / (1 + math.Exp(-float64(v))))
 		}
+	case LeakyReLU:
+		for i, v := range y {
+			if !(v > 0) { // a NaN stays one
+				y[i] = LeakySlope * v
+			}
+		}
 	default:
 		panic(fmt.Sprintf("cpu: unknown activation %d", int(a)))
 	}
@@ -170,7 +184,8 @@ func (j *actBwdJob) do(i, n int) {
 
 // Backward turns the gradient dy with respect to the activation's output y
 // into the gradient dx with respect to its input, using only the saved
-// output: relu dy·[y>0], tanh dy·(1−y²), sigmoid dy·y·(1−y). dx may be the
+// output: relu dy·[y>0], tanh dy·(1−y²), sigmoid dy·y·(1−y), leaky relu
+// dy·(y>0 ? 1 : LeakySlope). dx may be the
 // same slice as dy (the kernels use that to work in place).
 func (a Activation) Backward(y, dy, dx []float32) {
 	n := len(y)
@@ -203,6 +218,15 @@ func (a Activation) backward(y, dy, dx []float32) {
 	case Sigmoid:
 		for i, v := range y {
 			dx[i] = dy[i] * v * (1 - v)
+		}
+	case LeakyReLU:
+		// The slope is positive, so the output's sign is the input's.
+		for i, v := range y {
+			if v > 0 {
+				dx[i] = dy[i]
+			} else {
+				dx[i] = LeakySlope * dy[i]
+			}
 		}
 	default:
 		panic(fmt.Sprintf("cpu: unknown activation %d", int(a)))

@@ -7,7 +7,7 @@ import (
 // TestBiasActGradients checks every activation, on its own and fused with a
 // per-channel bias, against the float64 reference.
 func TestBiasActGradients(t *testing.T) {
-	for _, act := range []Activation{Identity, ReLU, Tanh, Sigmoid} {
+	for _, act := range []Activation{Identity, ReLU, Tanh, Sigmoid, LeakyReLU} {
 		t.Run(act.String(), func(t *testing.T) {
 			p := BiasAct{N: 2, C: 3, HW: 5, Act: act}
 			rng := NewRNG(uint64(act), 6)

@@ -259,7 +259,7 @@ func TestPoolThreadInvariant(t *testing.T) {
 }
 
 func TestActivationThreadInvariant(t *testing.T) {
-	for a := Identity; a <= Sigmoid; a++ {
+	for a := Identity; a <= LeakyReLU; a++ {
 		t.Run(a.String(), func(t *testing.T) {
 			// An odd length, so that the parts' shares are uneven and the
 			// last 16-float line is partial.

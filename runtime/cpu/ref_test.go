@@ -126,6 +126,8 @@ func refAct(a Activation, v float64) float64 {
 		return math.Tanh(v)
 	case Sigmoid:
 		return 1 / (1 + math.Exp(-v))
+	case LeakyReLU:
+		return max(v, LeakySlope*v)
 	}
 	return v
 }

@@ -14,7 +14,14 @@ import (
 // of the split and of the layers that read both GPUs. The kernels' own float64 checks are in
 // runtime/cpu; this one checks how the plan wires them together.
 func TestFiniteDifferencesAcrossGPUs(t *testing.T) {
-	n := network(t, "../../testdata/alexnet-small.toml", "strong-lrn")
+	for _, v := range []string{"strong-lrn", "leaky"} {
+		t.Run(v, func(t *testing.T) { finiteDifferences(t, v) })
+	}
+}
+
+func finiteDifferences(t *testing.T, variant string) {
+	clear(saved)
+	n := network(t, "../../testdata/alexnet-small.toml", variant)
 	e := build(t, n, 2, false)
 	fill(e, 3)
 	e.LR = 0

@@ -81,7 +81,7 @@ var CUDAKernels = []CUDAKernel{
 		Doc:  "C ← alpha·op(A)·op(B) + beta·C, row-major, op(A) M×K, op(B) K×N; a block computes a 64×64 tile of C, grid (⌈N/64⌉, ⌈M/64⌉)",
 		Grid: gemmGrid},
 	{Name: "bias_act", Block: flat, Consts: []string{"N", "C", "HW", "act"}, Args: []string{"b", "y"}, Types: map[string]string{"b": cf, "y": fp},
-		Doc:  "one thread per element of y [N][C][HW]: y ← act(y + b[c]); act 0 none, 1 relu, 2 tanh, 3 sigmoid",
+		Doc:  "one thread per element of y [N][C][HW]: y ← act(y + b[c]); act 0 none, 1 relu, 2 tanh, 3 sigmoid, 4 leaky relu",
 		Grid: perThread(tensorWork)},
 	{Name: "act_backward", Block: flat, Consts: []string{"len", "act"}, Args: []string{"y", "dy", "dx"},
 		Types: map[string]string{"y": cf, "dy": cf, "dx": fp},

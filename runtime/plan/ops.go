@@ -185,8 +185,8 @@ type CPUCall struct {
 // Activation codes, shared by the act key of conv and fc, the CPU's
 // cpu.Activation and the CUDA kernels.
 var (
-	activations   = []string{"none", "relu", "tanh", "sigmoid"}
-	cpuActs       = []string{"Identity", "ReLU", "Tanh", "Sigmoid"}
+	activations   = []string{"none", "relu", "tanh", "sigmoid", "leaky_relu"}
+	cpuActs       = []string{"Identity", "ReLU", "Tanh", "Sigmoid", "LeakyReLU"}
 	alphaModes    = []string{"sum", "mean"}
 	cpuAlphaModes = []string{"AlphaSum", "AlphaMean"}
 )
