@@ -72,50 +72,14 @@ func (m *Module) Func(l *plan.Launch) *Func {
 	return m.byKey[key(l)]
 }
 
-// body describes how the CUDA code of one kernel of the plan's table is
-// called: the C types of its buffers (by the plan's argument names) and
-// runtime scalars, and whether it synchronises its block.
-type body struct {
-	types   map[string]string
-	barrier bool
-}
-
-// bodies is the table of kernels.cuh: one entry per kernel of plan.Kernels.
-// Buffers the kernel only reads are const.
-var bodies = map[string]body{
-	"im2col":           {types: map[string]string{"x": cf, "col": f}},
-	"col2im":           {types: map[string]string{"col": cf, "dx": f}},
-	"sgemm":            {types: map[string]string{"a": cf, "b": cf, "c": f}, barrier: true},
-	"bias_act":         {types: map[string]string{"b": cf, "y": f}},
-	"act_backward":     {types: map[string]string{"y": cf, "dy": cf, "dx": f}},
-	"bias_grad":        {types: map[string]string{"dy": cf, "db": f}, barrier: true},
-	"fill":             {types: map[string]string{"x": f}},
-	"lrn_forward":      {types: map[string]string{"x": cf, "y": f}},
-	"lrn_backward":     {types: map[string]string{"x": cf, "dy": cf, "dx": f}},
-	"maxpool_forward":  {types: map[string]string{"x": cf, "y": f, "argmax": "int*"}},
-	"maxpool_backward": {types: map[string]string{"argmax": "const int*", "dy": cf, "dx": f}},
-	"avgpool_forward":  {types: map[string]string{"x": cf, "y": f}},
-	"avgpool_backward": {types: map[string]string{"dy": cf, "dx": f}},
-	"dropout_train":    {types: map[string]string{"x": cf, "y": f, "mask": "unsigned char*", "seed": "unsigned long long"}},
-	"dropout_test":     {types: map[string]string{"x": cf, "y": f}},
-	"dropout_backward": {types: map[string]string{"mask": "const unsigned char*", "dy": cf, "dx": f}},
-	"softmax":          {types: map[string]string{"logits": cf, "prob": f}, barrier: true},
-	"nll_loss":         {types: map[string]string{"logits": cf, "labels": "const int*", "loss": f}, barrier: true},
-	"softmax_backward": {types: map[string]string{"prob": cf, "labels": "const int*", "dlogits": f}},
-	"channel_add":      {types: map[string]string{"src": cf, "dst": f}},
-	"sgd":              {types: map[string]string{"w": f, "g": cf, "v": f, "lr": "float"}},
-}
-
-const (
-	f  = "float*"
-	cf = "const float*"
-)
-
 // maxWork bounds the work of one launch: the kernels index in int.
 const maxWork = math.MaxInt32 - 1024
 
 // Generate writes the module of the given plans: one function per distinct
-// (kernel, constants) over all their launches, in order of first use.
+// (kernel, constants) over all their launches, in order of first use. It
+// records the module in each plan: Plan.Module names it, and each kernel
+// launch's Func names the function it calls, so that a backend given the
+// plan and the module's PTX (or, emulated, its source) needs nothing else.
 func Generate(plans ...*plan.Plan) (*Module, error) {
 	m := &Module{byKey: map[string]*Func{}}
 	count := map[string]int{}
@@ -149,6 +113,16 @@ func Generate(plans ...*plan.Plan) (*Module, error) {
 		return nil, fmt.Errorf("cudagen: %s", strings.Join(errs, "\n"))
 	}
 	m.Source, m.Hash = source(plans, m.Funcs)
+	for _, p := range plans {
+		p.Module = plan.Module{Hash: m.Hash, Functions: len(m.Funcs)}
+		for _, prog := range plan.Programs {
+			for i := range p.Launches[prog] {
+				if l := &p.Launches[prog][i]; l.Kind == plan.KernelLaunch {
+					l.Func = m.byKey[key(l)].Name
+				}
+			}
+		}
+	}
 	return m, nil
 }
 
@@ -190,15 +164,15 @@ func restrictable(l *plan.Launch) bool {
 }
 
 func newFunc(l *plan.Launch, n int) (*Func, error) {
-	spec, bd := plan.CUDAKernelNamed(l.Kernel), bodies[l.Kernel]
-	if spec == nil || bd.types == nil {
+	spec := plan.CUDAKernelNamed(l.Kernel)
+	if spec == nil {
 		return nil, fmt.Errorf("no CUDA kernel %q", l.Kernel)
 	}
 	if len(l.Args) != len(spec.Args) {
 		return nil, fmt.Errorf("%s takes %d buffers, the launch passes %d", l.Kernel, len(spec.Args), len(l.Args))
 	}
 	fn := &Func{Name: fmt.Sprintf("%s_%d", l.Kernel, n), Kernel: l.Kernel, Constants: l.Constants,
-		Restrict: restrictable(l), Block: spec.Block, Shared: spec.Shared, Barrier: bd.barrier, Note: l.Note}
+		Restrict: restrictable(l), Block: spec.Block, Shared: spec.Shared, Barrier: spec.Barrier, Note: l.Note}
 	if l.Layer != "" {
 		fn.Layers = []string{l.Layer}
 	}
@@ -206,10 +180,10 @@ func newFunc(l *plan.Launch, n int) (*Func, error) {
 		if a.Name != spec.Args[i] {
 			return nil, fmt.Errorf("%s's buffer %d is %s, the launch passes %s", l.Kernel, i, spec.Args[i], a.Name)
 		}
-		fn.Params = append(fn.Params, Param{a.Name, bd.types[a.Name]})
+		fn.Params = append(fn.Params, Param{a.Name, spec.Types[a.Name]})
 	}
 	for _, r := range spec.Runtime {
-		fn.Params = append(fn.Params, Param{r, bd.types[r]})
+		fn.Params = append(fn.Params, Param{r, spec.Types[r]})
 	}
 	for _, p := range fn.Params {
 		if p.Type == "" {

@@ -10,19 +10,56 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alexnetc/alexnetc/compiler"
 	"github.com/alexnetc/alexnetc/compiler/cudagen"
-	"github.com/alexnetc/alexnetc/compiler/plan"
 	"github.com/alexnetc/alexnetc/runtime/cpu"
 	"github.com/alexnetc/alexnetc/runtime/cuda"
 	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/plan"
+	"github.com/alexnetc/alexnetc/spec"
 )
+
+// emuCase is a network at a batch.
+type emuCase struct {
+	spec, variant string
+	batch         int
+}
+
+func (c emuCase) String() string {
+	s := strings.TrimSuffix(filepath.Base(c.spec), ".toml")
+	if c.variant != "" {
+		s += "/" + c.variant
+	}
+	return fmt.Sprintf("%s@%d", s, c.batch)
+}
 
 // emuCases are small networks that between them launch every kernel of the
 // plan's table, at batches of 2 or 3 so that loops run more than once.
-var emuCases = []cuda.Case{
-	{Spec: "testdata/alexnet-small.toml", Batch: 3},
-	{Spec: "examples/fashion.toml", Variant: "tanh", Batch: 2},
-	{Spec: "examples/cifar-4layer.toml", Batch: 2},
+var emuCases = []emuCase{
+	{"../../testdata/alexnet-small.toml", "", 3},
+	{"../../examples/fashion.toml", "tanh", 2},
+	{"../../examples/cifar-4layer.toml", "", 2},
+}
+
+// compileCase compiles a case's spec.
+func compileCase(t *testing.T, c emuCase) *plan.Plan {
+	t.Helper()
+	src, err := os.ReadFile(c.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, diags := spec.Parse(filepath.Base(c.spec), src)
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	p, err := compiler.CompileSpec(s, c.variant, compiler.Options{Batch: c.batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probs := plan.Verify(p); len(probs) > 0 {
+		t.Fatalf("the plan fails verification: %v", probs[0])
+	}
+	return p
 }
 
 // emuSeed seeds the dropout draws of the emulated runs.
@@ -47,10 +84,7 @@ func TestKernelsOnCPU(t *testing.T) {
 	}
 	for _, c := range emuCases {
 		t.Run(c.String(), func(t *testing.T) {
-			p, err := cuda.LoadPlan("../..", c)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := compileCase(t, c)
 			m, err := cudagen.Generate(p)
 			if err != nil {
 				t.Fatal(err)
@@ -110,8 +144,8 @@ func TestKernelsOnCPU(t *testing.T) {
 					names = infer
 				}
 				for _, name := range names {
-					b := p.Graph.Buffer(name)
-					d := cuda.Compare(got[b.Device].F32(p.Offset(prog, b), b.Elems()), e.F32(prog, name))
+					b := p.Buffer(name)
+					d := cuda.Compare(got[b.Device].F32(b.Offset[prog], b.Elems()), e.F32(prog, name))
 					if !d.Within(emuTolerance) {
 						t.Errorf("%s %s: %v", prog, name, d)
 					}
@@ -133,7 +167,7 @@ const emuTolerance = 1e-5
 // every layer's output matters, and random images and labels.
 func start(e *engine.Engine) {
 	rng := cpu.NewRNG(3, 1)
-	for _, b := range e.Plan.Graph.Params() {
+	for _, b := range e.Plan.Params() {
 		w := e.F32(plan.Train, b.Name)
 		for i := range w {
 			w[i] = float32(rng.NormFloat64() * 0.1)
@@ -145,21 +179,21 @@ func start(e *engine.Engine) {
 // writeScript appends a program's launches to the emulator's script, loops
 // unrolled as the backend issues them.
 func writeScript(w *bytes.Buffer, m *cudagen.Module, ls []plan.Launch, run uint64, lr float32) error {
-	return cuda.Issue(ls, func(l *plan.Launch, it int) error {
+	return plan.Issue(ls, func(l *plan.Launch, it int) error {
 		switch l.Kind {
 		case plan.CopyLaunch:
 			src, dst := l.Args[0], l.Args[1]
-			fmt.Fprintf(w, "copy %d %d %d %d %d %d %d %d\n", src.Device, cuda.Address(src, it), src.Pitch,
-				dst.Device, cuda.Address(dst, it), dst.Pitch, src.Rows, src.RowBytes)
+			fmt.Fprintf(w, "copy %d %d %d %d %d %d %d %d\n", src.Device, src.Address(it), src.Pitch,
+				dst.Device, dst.Address(it), dst.Pitch, src.Rows, src.RowBytes)
 		case plan.KernelLaunch:
 			fn := m.Func(l)
-			if fn == nil {
+			if fn == nil || fn.Name != l.Func {
 				return fmt.Errorf("launch %d: no function for %s", l.Index, l.Kernel)
 			}
 			fmt.Fprintf(w, "kernel %s %d %d %d %d %d %d %d", fn.Name, l.Grid[0], l.Grid[1], l.Grid[2],
 				l.Block[0], l.Block[1], l.Block[2], len(fn.Params))
 			for _, a := range l.Args {
-				fmt.Fprintf(w, " p %d %d", a.Device, cuda.Address(a, it))
+				fmt.Fprintf(w, " p %d %d", a.Device, a.Address(it))
 			}
 			for _, r := range l.Runtime {
 				switch r {

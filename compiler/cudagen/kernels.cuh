@@ -1,5 +1,5 @@
 // The kernel bodies of alexnetc's CUDA backend, one device function per
-// kernel of the launch plan's table (compiler/plan/launch.go, docs/plan.md).
+// kernel of the launch plan's table (runtime/plan/cuda.go, docs/plan.md).
 // Each takes its buffers, its runtime scalars and then its constants as
 // plain arguments; the generated __global__ functions below call them with
 // the constants written out as literals, so that after inlining every size,

@@ -5,9 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alexnetc/alexnetc/compiler"
 	"github.com/alexnetc/alexnetc/compiler/cudagen"
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
 )
 
 // TestPTXAS compiles the kernels of every example's plans (every variant,
@@ -28,12 +27,12 @@ func TestPTXAS(t *testing.T) {
 		t.Fatal(err)
 	}
 	plans := allPlans(t)
-	for _, p := range plans[:len(plans):len(plans)] {
-		g, err := lower.Lower(p.Graph.Net, lower.Options{Batch: 1})
+	for _, n := range allNetworks(t) {
+		p, err := compiler.Compile(n, compiler.Options{Batch: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		plans = append(plans, plan.Build(g))
+		plans = append(plans, p)
 	}
 	m, err := cudagen.Generate(plans...)
 	if err != nil {

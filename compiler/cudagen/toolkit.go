@@ -158,3 +158,8 @@ func parseUsage(out []byte) (map[string]Usage, error) {
 	}
 	return usage, nil
 }
+
+// PTXArch is the virtual architecture the shipped PTX is compiled for: the
+// A100's, which the driver also compiles for the H100 and H200 and any
+// later GPU.
+const PTXArch = "compute_80"
