@@ -31,9 +31,9 @@ rm -rf "$out"
 mkdir -p "$out/ptx" "$out/examples" "$out/testdata"
 echo "device-check: building the test and bench binaries (-tags cuda)"
 $GO test -c -tags cuda -o "$out/cuda.test" ./runtime/cuda/
-$GO build -tags cuda -o "$out/cudabench" ./runtime/cuda/cmd/cudabench
+$GO build -tags cuda -o "$out/cudabench" ./experiments/cudacheck/cmd/cudabench
 echo "device-check: compiling the cases' kernels to PTX"
-$GO run ./runtime/cuda/cmd/cudaptx -toolkit "$cuda" -root . -o "$out/ptx"
+$GO run ./experiments/cudacheck/cmd/cudaptx -toolkit "$cuda" -root . -o "$out/ptx"
 cp examples/*.toml "$out/examples/"
 cp testdata/alexnet-small.toml "$out/testdata/"
 cp "$peers/alexnet_torch.py" scripts/torch_cuda_bench.py "$out/"

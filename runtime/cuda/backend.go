@@ -1,21 +1,14 @@
-//go:build cuda
-
 package cuda
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"strings"
 	"unsafe"
 
-	"gorgonia.org/cu"
-
-	"github.com/alexnetc/alexnetc/compiler/cudagen"
-	"github.com/alexnetc/alexnetc/compiler/plan"
-	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/device"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // Options change how a Backend is set up.
@@ -27,299 +20,198 @@ type Options struct {
 	GPUs []int
 }
 
-// Backend runs one plan's programs on GPUs.
+// Backend runs one plan's programs on a Driver: the CUDA backend of
+// device.Backend.
 type Backend struct {
-	Plan   *plan.Plan
-	Module *cudagen.Module
-	LR     float32 // the learning rate of the next training step
+	plan *plan.Plan
+	drv  Driver
+	lr   float32
 
 	seed    uint64
-	gpus    []*gpu
-	devices []*device
-	events  [2][]cu.Event    // per program, by event number
-	funcs   [2][]cu.Function // per program, by launch index (kernels only)
-	runs    [2]uint64        // runs so far, per program
-	current int              // the GPU whose context is current on this thread, -1 unknown
-
-	// Reused for each kernel's parameters: cu.Function.Launch reads 8 bytes
-	// per parameter, so every value has a slot of its own.
-	slots  [32]uint64
-	params [32]unsafe.Pointer
+	gpus    []int // ordinals
+	devices []*logical
+	events  [2][]Event // per program, by event number
+	runs    [2]uint64  // runs so far, per program
+	params  []uint64   // reused for each launch's parameters
+	err     error      // the first failure; every call after it returns it
 }
 
-// gpu is a physical GPU: its primary context and the module loaded in it.
-type gpu struct {
-	ordinal int
-	dev     cu.Device
-	ctx     cu.CUContext
-	mod     cu.Module
-	name    string
-	funcs   map[string]cu.Function
-}
+var _ device.Backend = (*Backend)(nil)
 
-// device is a logical device of the plan: its arena and its two streams.
-type device struct {
+// logical is a device of the plan: its arena and two streams (compute,
+// copy) on one GPU.
+type logical struct {
 	gpu     int
-	arena   cu.DevicePtr
+	arena   Ptr
 	size    int64
-	streams [2]cu.Stream // compute, copy
+	streams [2]Stream
 }
 
-// New sets a plan up on the GPUs: a context per GPU, the module loaded
-// from ptx (which must have been compiled from m's source), an arena and
-// two streams per logical device, and the events of both programs.
-func New(p *plan.Plan, m *cudagen.Module, ptx []byte, opt Options) (b *Backend, err error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if !bytes.Contains(ptx, []byte(".entry "+m.Marker())) {
-		return nil, fmt.Errorf("cuda: the PTX was not compiled from this plan's kernels (no %s in it)", m.Marker())
+// New sets a plan up on a driver's GPUs: the module loaded from ptx on each
+// GPU, an arena and two streams per device of the plan, and the events of
+// both programs. Every kernel launch of the plan must name its function
+// (plan.Launch.Func, which compiler/cudagen fills in), and the PTX must be
+// of the plan's module (p.Module).
+func New(p *plan.Plan, ptx []byte, drv Driver, opt Options) (b *Backend, err error) {
+	if m := p.Module.Marker(); m == "" || !strings.Contains(string(ptx), m) {
+		return nil, fmt.Errorf("cuda: the PTX is not of this plan's module (no %q in it); compile the plan with its kernels (alexnetc compile --ptx)", m)
 	}
-	b = &Backend{Plan: p, Module: m, seed: opt.Seed, current: -1}
+	for _, prog := range plan.Programs {
+		for _, l := range p.Launches[prog] {
+			if l.Kind == plan.KernelLaunch && l.Func == "" {
+				return nil, fmt.Errorf("cuda: %s launch %d (%s) names no function of the module", prog, l.Index, l.Kernel)
+			}
+		}
+	}
+	b = &Backend{plan: p, drv: drv, seed: opt.Seed}
 	defer func() {
 		if err != nil {
 			b.Close()
 		}
 	}()
-	n, err := cu.NumDevices()
+	n, err := drv.GPUs()
 	if err != nil {
 		return nil, fmt.Errorf("cuda: counting GPUs: %w", err)
 	}
-	ordinals := opt.GPUs
-	if len(ordinals) == 0 {
+	b.gpus = opt.GPUs
+	if len(b.gpus) == 0 {
 		for i := range n {
-			ordinals = append(ordinals, i)
+			b.gpus = append(b.gpus, i)
 		}
 	}
-	if len(ordinals) == 0 {
+	if len(b.gpus) == 0 {
 		return nil, errors.New("cuda: no GPU")
 	}
-	for _, o := range ordinals {
-		if o < 0 || o >= n {
-			return nil, fmt.Errorf("cuda: no GPU %d (there are %d)", o, n)
+	for _, g := range b.gpus {
+		if g < 0 || g >= n {
+			return nil, fmt.Errorf("cuda: no GPU %d (there are %d)", g, n)
 		}
-		if err := b.addGPU(o, string(ptx)); err != nil {
-			return nil, err
+		if err := drv.Load(g, ptx); err != nil {
+			return nil, fmt.Errorf("cuda: GPU %d: loading the PTX: %w", g, err)
 		}
 	}
-	b.enablePeers()
 	for d, dm := range p.Memory.Devices {
-		dev := &device{gpu: d % len(b.gpus), size: dm.Arena}
+		dev := &logical{gpu: b.gpus[d%len(b.gpus)], size: dm.Arena}
 		b.devices = append(b.devices, dev)
-		if err := b.on(dev.gpu); err != nil {
-			return nil, err
-		}
-		if dev.arena, err = cu.MemAlloc(max(dm.Arena, 1)); err != nil {
-			return nil, fmt.Errorf("cuda: device %d: allocating its arena of %d bytes on GPU %d: %w", d, dm.Arena, b.gpus[dev.gpu].ordinal, err)
-		}
-		if err := cu.MemsetD8(dev.arena, 0, dm.Arena); err != nil {
-			return nil, fmt.Errorf("cuda: device %d: zeroing its arena: %w", d, err)
+		if dev.arena, err = drv.Alloc(dev.gpu, max(dm.Arena, 1)); err != nil {
+			return nil, fmt.Errorf("cuda: device %d: allocating its arena of %d bytes on GPU %d: %w", d, dm.Arena, dev.gpu, err)
 		}
 		for s := range dev.streams {
-			if dev.streams[s], err = cu.MakeStream(cu.NonBlocking); err != nil {
+			if dev.streams[s], err = drv.NewStream(dev.gpu); err != nil {
 				return nil, fmt.Errorf("cuda: device %d: creating a stream: %w", d, err)
 			}
 		}
 	}
 	for _, prog := range plan.Programs {
-		if err := b.prepare(prog); err != nil {
-			return nil, err
+		for _, l := range p.Launches[prog] {
+			if l.Kind != plan.RecordEvent {
+				continue
+			}
+			for len(b.events[prog]) <= l.Event {
+				b.events[prog] = append(b.events[prog], -1)
+			}
+			if b.events[prog][l.Event], err = drv.NewEvent(b.devices[l.Device].gpu); err != nil {
+				return nil, fmt.Errorf("cuda: %s: creating event %d: %w", prog, l.Event, err)
+			}
 		}
 	}
 	return b, nil
 }
 
-func (b *Backend) addGPU(ordinal int, ptx string) error {
-	dev, err := cu.GetDevice(ordinal)
-	if err != nil {
-		return fmt.Errorf("cuda: GPU %d: %w", ordinal, err)
+// Name names the backend and its GPUs.
+func (b *Backend) Name() string {
+	var names []string
+	for _, g := range b.gpus {
+		names = append(names, b.drv.Name(g))
 	}
-	g := &gpu{ordinal: ordinal, dev: dev, funcs: map[string]cu.Function{}}
-	g.name, _ = dev.Name()
-	if g.ctx, err = dev.RetainPrimaryCtx(); err != nil {
-		return fmt.Errorf("cuda: GPU %d: retaining its primary context: %w", ordinal, err)
-	}
-	b.gpus = append(b.gpus, g)
-	if err := b.on(len(b.gpus) - 1); err != nil {
-		return err
-	}
-	log := &cu.JITErrorLogBuffer{Buffer: make([]byte, 16<<10)}
-	if g.mod, err = cu.LoadDataEx(ptx, log); err != nil {
-		return fmt.Errorf("cuda: GPU %d: loading the PTX: %w\n%s", ordinal, err, bytes.TrimRight(log.Buffer, "\x00"))
-	}
-	return nil
+	return "cuda (" + strings.Join(names, ", ") + ")"
 }
 
-// enablePeers lets each GPU address the others' memory where the hardware
-// allows, so that copies between them go directly.
-func (b *Backend) enablePeers() {
-	for i, g := range b.gpus {
-		for j, h := range b.gpus {
-			if i == j {
-				continue
-			}
-			if ok, err := g.dev.CanAccessPeer(h.dev); err != nil || ok == 0 {
-				continue
-			}
-			if b.on(i) == nil {
-				_ = h.ctx.EnablePeerAccess(0) // already enabled is fine; copies work either way
-			}
-		}
-	}
-}
+// Plan is the plan it runs.
+func (b *Backend) Plan() *plan.Plan { return b.plan }
 
-// on makes GPU g's context current on this thread.
-func (b *Backend) on(g int) error {
-	if b.current == g {
-		return nil
-	}
-	if err := cu.SetCurrentContext(b.gpus[g].ctx); err != nil {
-		return fmt.Errorf("cuda: GPU %d: setting its context: %w", b.gpus[g].ordinal, err)
-	}
-	b.current = g
-	return nil
-}
-
-// prepare resolves a program's functions and creates its events, each on
-// the GPU of the stream that records it.
-func (b *Backend) prepare(prog plan.Program) error {
-	ls := b.Plan.Launches[prog]
-	b.funcs[prog] = make([]cu.Function, len(ls))
-	for i := range ls {
-		l := &ls[i]
-		switch l.Kind {
-		case plan.KernelLaunch:
-			fn := b.Module.Func(l)
-			if fn == nil {
-				return fmt.Errorf("cuda: %s launch %d: the module has no %s for its constants", prog, i, l.Kernel)
-			}
-			g := b.gpus[b.devices[l.Device].gpu]
-			f, ok := g.funcs[fn.Name]
-			if !ok {
-				if err := b.on(b.devices[l.Device].gpu); err != nil {
-					return err
-				}
-				var err error
-				if f, err = g.mod.Function(fn.Name); err != nil {
-					return fmt.Errorf("cuda: %s launch %d: no function %s in the module: %w", prog, i, fn.Name, err)
-				}
-				g.funcs[fn.Name] = f
-			}
-			b.funcs[prog][i] = f
-		case plan.RecordEvent:
-			for len(b.events[prog]) <= l.Event {
-				b.events[prog] = append(b.events[prog], cu.Event{})
-			}
-			if err := b.on(b.devices[l.Device].gpu); err != nil {
-				return err
-			}
-			ev, err := cu.MakeEvent(cu.DisableTiming)
-			if err != nil {
-				return fmt.Errorf("cuda: %s: creating event %d: %w", prog, l.Event, err)
-			}
-			b.events[prog][l.Event] = ev
-		}
-	}
-	return nil
-}
-
-// Close frees everything the backend holds.
-func (b *Backend) Close() error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	b.current = -1
-	var errs []error
-	keep := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for _, dev := range b.devices {
-		if b.on(dev.gpu) != nil {
-			continue
-		}
-		for s := range dev.streams {
-			if dev.streams[s] != (cu.Stream{}) {
-				keep(dev.streams[s].Destroy())
-			}
-		}
-		if dev.arena != 0 {
-			keep(cu.MemFree(dev.arena))
-		}
-	}
-	for _, evs := range b.events {
-		for i := range evs {
-			if evs[i] != (cu.Event{}) {
-				keep(cu.DestroyEvent(&evs[i]))
-			}
-		}
-	}
-	for i, g := range b.gpus {
-		if b.on(i) == nil && g.mod != (cu.Module{}) {
-			keep(g.mod.Unload())
-		}
-		keep(g.dev.ReleasePrimaryCtx())
-	}
-	b.devices, b.gpus = nil, nil
-	return errors.Join(errs...)
-}
-
-// Describe names the GPUs and how the plan's devices sit on them.
+// Describe says how the plan's devices sit on the GPUs.
 func (b *Backend) Describe() string {
 	var parts []string
 	for d, dev := range b.devices {
-		g := b.gpus[dev.gpu]
-		parts = append(parts, fmt.Sprintf("device %d on GPU %d (%s), arena %d bytes", d, g.ordinal, g.name, dev.size))
+		parts = append(parts, fmt.Sprintf("device %d on GPU %d (%s), arena %d bytes", d, dev.gpu, b.drv.Name(dev.gpu), dev.size))
 	}
 	return strings.Join(parts, "; ")
 }
 
-// Run runs a program once: it issues every launch in the plan's order and
-// waits for all streams. A training step uses b.LR.
+// SetLR sets the learning rate of the training steps that follow.
+func (b *Backend) SetLR(lr float32) { b.lr = lr }
+
+// Run issues a program's launches in the plan's order, on the streams the
+// plan names, with its events; it does not wait for them.
 func (b *Backend) Run(prog plan.Program) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	b.current = -1
+	if b.err != nil {
+		return b.err
+	}
 	run := b.runs[prog]
 	b.runs[prog]++
-	err := Issue(b.Plan.Launches[prog], func(l *plan.Launch, it int) error {
-		if err := b.on(b.devices[l.Device].gpu); err != nil {
-			return err
-		}
-		stream := b.stream(l.Device, l.Stream)
+	err := plan.Issue(b.plan.Launches[prog], func(l *plan.Launch, it int) error {
+		s := b.stream(l.Device, l.Stream)
 		switch l.Kind {
 		case plan.KernelLaunch:
-			return b.launch(prog, run, l, it, stream)
+			return wrap(l, b.launch(s, run, l, it))
 		case plan.CopyLaunch:
-			return b.copy(l, stream)
+			src, dst := l.Args[0], l.Args[1]
+			return wrap(l, b.drv.Copy2D(s, b.addr(dst, 0), dst.Pitch, b.addr(src, 0), src.Pitch, src.RowBytes, src.Rows))
 		case plan.RecordEvent:
-			return wrap(l, b.events[prog][l.Event].Record(stream))
+			return wrap(l, b.drv.Record(b.events[prog][l.Event], s))
 		case plan.WaitEvent:
-			return wrap(l, stream.Wait(b.events[prog][l.Event], 0))
+			return wrap(l, b.drv.Wait(s, b.events[prog][l.Event]))
 		}
 		return fmt.Errorf("cuda: %s launch %d: unknown kind %q", prog, l.Index, l.Kind)
 	})
 	if err != nil {
-		return err
+		b.err = err
 	}
-	return b.Synchronize()
+	return err
+}
+
+func (b *Backend) launch(s Stream, run uint64, l *plan.Launch, it int) error {
+	b.params = b.params[:0]
+	for _, a := range l.Args {
+		b.params = append(b.params, uint64(b.addr(a, it)))
+	}
+	for _, r := range l.Runtime {
+		switch r {
+		case "lr":
+			b.params = append(b.params, uint64(math.Float32bits(b.lr)))
+		case "seed":
+			b.params = append(b.params, LaunchSeed(b.seed, run, l.Index))
+		default:
+			return fmt.Errorf("unknown runtime scalar %q", r)
+		}
+	}
+	return b.drv.Launch(s, l.Func, l, b.params)
 }
 
 // Synchronize waits until every stream of every device is idle.
 func (b *Backend) Synchronize() error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	b.current = -1
+	if b.err != nil {
+		return b.err
+	}
 	for d, dev := range b.devices {
-		if err := b.on(dev.gpu); err != nil {
-			return err
-		}
 		for s := range dev.streams {
-			if err := dev.streams[s].Synchronize(); err != nil {
-				return fmt.Errorf("cuda: device %d, %s stream: %w", d, plan.Streams[s], err)
+			if err := b.drv.Synchronize(dev.streams[s]); err != nil {
+				b.err = fmt.Errorf("cuda: device %d, %s stream: %w", d, plan.Streams[s], err)
+				return b.err
 			}
 		}
 	}
 	return nil
+}
+
+// Loss is the loss of the last training step, from the loss buffer.
+func (b *Backend) Loss() (float64, error) {
+	v := make([]float32, 1)
+	if err := b.Read(plan.Train, b.plan.Model.Loss, v); err != nil {
+		return 0, err
+	}
+	return float64(v[0]), nil
 }
 
 func wrap(l *plan.Launch, err error) error {
@@ -333,85 +225,83 @@ func wrap(l *plan.Launch, err error) error {
 	return fmt.Errorf("cuda: launch %d (%s for %s on %d/%s): %w", l.Index, what, l.Layer, l.Device, l.Stream, err)
 }
 
-func (b *Backend) stream(d int, s plan.Stream) cu.Stream {
-	if s == plan.CopyStream {
-		return b.devices[d].streams[1]
-	}
-	return b.devices[d].streams[0]
+func (b *Backend) stream(d int, s plan.Stream) Stream {
+	return b.devices[d].streams[plan.StreamIndex(s)]
 }
 
 // addr is an argument's device address in iteration it of its loop.
-func (b *Backend) addr(a plan.Arg, it int) cu.DevicePtr {
-	return b.devices[a.Device].arena + cu.DevicePtr(Address(a, it))
+func (b *Backend) addr(a plan.Arg, it int) Ptr { return b.devices[a.Device].arena + Ptr(a.Address(it)) }
+
+// Write copies host values into a buffer, once the work before has
+// finished with it.
+func (b *Backend) Write(prog plan.Program, name string, src any) error {
+	buf, err := b.buffer(prog, name, src)
+	if err != nil {
+		return err
+	}
+	if err := b.Synchronize(); err != nil {
+		return err
+	}
+	return b.drv.CopyIn(b.devices[buf.Device].arena+Ptr(buf.Offset[prog]), bytesOf(src))
 }
 
-func (b *Backend) launch(prog plan.Program, run uint64, l *plan.Launch, it int, stream cu.Stream) error {
-	n := 0
-	for _, a := range l.Args {
-		b.slots[n] = uint64(b.addr(a, it))
-		n++
+// Read copies a buffer out, once the work before has written it.
+func (b *Backend) Read(prog plan.Program, name string, dst any) error {
+	buf, err := b.buffer(prog, name, dst)
+	if err != nil {
+		return err
 	}
-	for _, r := range l.Runtime {
-		switch r {
-		case "lr":
-			b.slots[n] = uint64(math.Float32bits(b.LR))
-		case "seed":
-			b.slots[n] = LaunchSeed(b.seed, run, l.Index)
-		default:
-			return fmt.Errorf("cuda: launch %d: unknown runtime scalar %q", l.Index, r)
-		}
-		n++
+	if err := b.Synchronize(); err != nil {
+		return err
 	}
-	for i := range n {
-		b.params[i] = unsafe.Pointer(&b.slots[i])
-	}
-	// Shared memory is static, declared by the kernel: no dynamic bytes.
-	return wrap(l, b.funcs[prog][l.Index].Launch(l.Grid[0], l.Grid[1], l.Grid[2], l.Block[0], l.Block[1], l.Block[2],
-		0, stream, b.params[:n]))
+	return b.drv.CopyOut(bytesOf(dst), b.devices[buf.Device].arena+Ptr(buf.Offset[prog]))
 }
 
-// copy issues a copy between arenas, on the same GPU or between two.
-func (b *Backend) copy(l *plan.Launch, stream cu.Stream) error {
-	src, dst := l.Args[0], l.Args[1]
-	s, d := b.addr(src, 0), b.addr(dst, 0)
-	if src.Rows == 1 {
-		return wrap(l, cu.MemcpyAsync(d, s, src.RowBytes, stream))
+func (b *Backend) buffer(prog plan.Program, name string, values any) (*plan.Buffer, error) {
+	buf := b.plan.Buffer(name)
+	if buf == nil {
+		return nil, fmt.Errorf("cuda: the plan has no buffer %q", name)
 	}
-	return wrap(l, memcpy2D(d, dst.Pitch, s, src.Pitch, src.RowBytes, src.Rows, stream))
+	if buf.Offset[prog] < 0 {
+		return nil, fmt.Errorf("cuda: program %s has no place for buffer %s", prog, name)
+	}
+	return buf, device.CheckLengths(buf, values)
 }
 
-// Write copies host bytes into device d's arena at byte offset off.
-func (b *Backend) Write(d int, off int64, data []byte) error {
-	if len(data) == 0 {
-		return nil
+// bytesOf is the bytes of host values of a buffer's element type.
+func bytesOf(v any) []byte {
+	switch x := v.(type) {
+	case []float32:
+		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x))
+	case []int32:
+		return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), 4*len(x))
+	case []uint8:
+		return x
 	}
+	return nil
+}
+
+// WriteArena and ReadArena copy raw bytes of a device's arena, for tests
+// and tools that compare whole arenas with the CPU engine's.
+func (b *Backend) WriteArena(d int, off int64, data []byte) error {
 	if err := b.inArena(d, off, int64(len(data))); err != nil {
 		return err
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	b.current = -1
-	if err := b.on(b.devices[d].gpu); err != nil {
+	if err := b.Synchronize(); err != nil {
 		return err
 	}
-	return cu.MemcpyHtoD(b.devices[d].arena+cu.DevicePtr(off), unsafe.Pointer(&data[0]), int64(len(data)))
+	return b.drv.CopyIn(b.devices[d].arena+Ptr(off), data)
 }
 
-// Read copies bytes of device d's arena from byte offset off into data.
-func (b *Backend) Read(d int, off int64, data []byte) error {
-	if len(data) == 0 {
-		return nil
-	}
+// ReadArena copies bytes of a device's arena out.
+func (b *Backend) ReadArena(d int, off int64, data []byte) error {
 	if err := b.inArena(d, off, int64(len(data))); err != nil {
 		return err
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	b.current = -1
-	if err := b.on(b.devices[d].gpu); err != nil {
+	if err := b.Synchronize(); err != nil {
 		return err
 	}
-	return cu.MemcpyDtoH(unsafe.Pointer(&data[0]), b.devices[d].arena+cu.DevicePtr(off), int64(len(data)))
+	return b.drv.CopyOut(data, b.devices[d].arena+Ptr(off))
 }
 
 func (b *Backend) inArena(d int, off, n int64) error {
@@ -421,67 +311,15 @@ func (b *Backend) inArena(d int, off, n int64) error {
 	return nil
 }
 
-// Load copies the front of every device's arena from a CPU engine of the
-// same plan: weights, biases, gradients, momenta, images, labels and
-// outputs, which both backends keep at the memory plan's offsets.
-func (b *Backend) Load(e *engine.Engine) error {
-	for d, dm := range b.Plan.Memory.Devices {
-		if err := b.Write(d, 0, e.Arenas[d].U8(0, dm.Persistent)); err != nil {
-			return err
+// Close frees the arenas and the driver's resources.
+func (b *Backend) Close() error {
+	var errs []error
+	for _, dev := range b.devices {
+		if dev.arena != 0 {
+			errs = append(errs, b.drv.Free(dev.arena))
 		}
 	}
-	return nil
-}
-
-// Store copies the same part of every arena back into a CPU engine of the
-// same plan.
-func (b *Backend) Store(e *engine.Engine) error {
-	for d, dm := range b.Plan.Memory.Devices {
-		if err := b.Read(d, 0, e.Arenas[d].U8(0, dm.Persistent)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// WriteF32 writes a float32 buffer by name, where the program keeps it.
-func (b *Backend) WriteF32(prog plan.Program, name string, v []float32) error {
-	d, off, err := b.buffer(prog, name, 4*int64(len(v)))
-	if err != nil {
-		return err
-	}
-	return b.Write(d, off, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v)))
-}
-
-// ReadF32 reads a float32 buffer by name.
-func (b *Backend) ReadF32(prog plan.Program, name string, v []float32) error {
-	d, off, err := b.buffer(prog, name, 4*int64(len(v)))
-	if err != nil {
-		return err
-	}
-	return b.Read(d, off, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v)))
-}
-
-// WriteI32 writes an int32 buffer (the labels) by name.
-func (b *Backend) WriteI32(prog plan.Program, name string, v []int32) error {
-	d, off, err := b.buffer(prog, name, 4*int64(len(v)))
-	if err != nil {
-		return err
-	}
-	return b.Write(d, off, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v)))
-}
-
-func (b *Backend) buffer(prog plan.Program, name string, n int64) (int, int64, error) {
-	buf := b.Plan.Graph.Buffer(name)
-	if buf == nil {
-		return 0, 0, fmt.Errorf("cuda: no buffer %q", name)
-	}
-	off := b.Plan.Offset(prog, buf)
-	if off < 0 {
-		return 0, 0, fmt.Errorf("cuda: program %s does not use %s", prog, name)
-	}
-	if n > buf.Bytes() {
-		return 0, 0, fmt.Errorf("cuda: %d bytes do not fit %s (%d bytes)", n, name, buf.Bytes())
-	}
-	return buf.Device, off, nil
+	b.devices = nil
+	errs = append(errs, b.drv.Close())
+	return errors.Join(errs...)
 }

@@ -4,8 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // Difference says how far a tensor computed on the GPU is from the CPU
@@ -66,13 +65,12 @@ func (d Difference) String() string {
 // weight and bias with its gradient and momentum, and the loss; after an
 // inference pass, the outputs it writes (the probabilities).
 func Results(p *plan.Plan) (train, infer []string) {
-	g := p.Graph
-	for _, b := range g.Params() {
+	for _, b := range p.Params() {
 		train = append(train, b.Name, b.Name+".grad", b.Name+".momentum")
 	}
-	train = append(train, "loss")
-	for _, b := range g.Buffers {
-		if b.Role == lower.Output && p.Offset(plan.Infer, b) >= 0 && b.DType == lower.F32 && b.Name != "loss" {
+	train = append(train, p.Model.Loss)
+	for _, b := range p.Buffers {
+		if b.Role == plan.Output && b.Offset[plan.Infer] >= 0 && b.DType == plan.F32 && b.Name != p.Model.Loss {
 			infer = append(infer, b.Name)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/runtime/cuda"
 )
 
@@ -74,10 +74,10 @@ func TestIssueOrder(t *testing.T) {
 		{Index: 3, Kernel: "bias_act", Count: 1},
 	}
 	var got []string
-	cuda.Issue(ls, func(l *plan.Launch, it int) error {
+	plan.Issue(ls, func(l *plan.Launch, it int) error {
 		s := l.Kernel
 		if len(l.Args) > 0 {
-			s += "@" + strings.Repeat("+", int(cuda.Address(l.Args[0], it)-72)/100)
+			s += "@" + strings.Repeat("+", int(l.Args[0].Address(it)-72)/100)
 		}
 		got = append(got, s)
 		return nil

@@ -3,10 +3,8 @@ package cuda
 import (
 	"fmt"
 
-	"github.com/alexnetc/alexnetc/compiler/lower"
-	"github.com/alexnetc/alexnetc/compiler/plan"
-	"github.com/alexnetc/alexnetc/runtime/cpu"
 	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // The GPU draws dropout masks with a counter-based generator instead of the
@@ -48,8 +46,8 @@ func LaunchSeed(seed, run uint64, launch int) uint64 {
 // same run. run counts the program's runs from 0, as the backend does.
 func Reference(e *engine.Engine, prog plan.Program, seed, run uint64) {
 	p := e.Plan
-	steps := prog.Steps(p.Graph)
-	index := map[*lower.Step]int{}
+	steps := p.Steps[prog]
+	index := map[*plan.Step]int{}
 	for i, s := range steps {
 		index[s] = i
 	}
@@ -59,21 +57,21 @@ func Reference(e *engine.Engine, prog plan.Program, seed, run uint64) {
 			launchOf[l.Step] = l.Index
 		}
 	}
-	e.RunChecked(prog, func(s *lower.Step) bool {
-		if s.Kernel != lower.DropoutTrain {
+	e.RunChecked(prog, func(s *plan.Step) bool {
+		if s.Kernel != plan.DropoutTrain {
 			return true
 		}
 		l, ok := launchOf[index[s]]
 		if !ok {
 			panic(fmt.Sprintf("cuda: no dropout_train launch for step %d (%s)", index[s], s.Note))
 		}
-		d := s.Params.(cpu.Dropout)
+		n, rate := s.Attrs.Int("Len"), s.Attrs.F32("Rate")
 		x, y := e.F32(prog, s.Arg("x").Name), e.F32(prog, s.Arg("y").Name)
 		mb := s.Arg("mask")
-		mask := e.Arenas[mb.Device].U8(p.Offset(prog, mb), mb.Elems())
+		mask := e.Arenas[mb.Device].U8(mb.Offset[prog], mb.Elems())
 		ls := LaunchSeed(seed, run, l)
-		for i := range d.Len {
-			if DropoutKeeps(ls, uint64(i), d.Rate) {
+		for i := range n {
+			if DropoutKeeps(ls, uint64(i), rate) {
 				mask[i], y[i] = 1, x[i]
 			} else {
 				mask[i], y[i] = 0, 0

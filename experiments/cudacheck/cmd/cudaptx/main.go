@@ -16,6 +16,7 @@ import (
 	"os"
 
 	"github.com/alexnetc/alexnetc/compiler/cudagen"
+	"github.com/alexnetc/alexnetc/experiments/cudacheck"
 	"github.com/alexnetc/alexnetc/runtime/cuda"
 )
 
@@ -42,19 +43,15 @@ func run(toolkit, root, out string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	for _, c := range append(cuda.CheckCases[:len(cuda.CheckCases):len(cuda.CheckCases)], cuda.BenchCases...) {
-		p, err := cuda.LoadPlan(root, c)
+	for _, c := range append(cudacheck.CheckCases[:len(cudacheck.CheckCases):len(cudacheck.CheckCases)], cudacheck.BenchCases...) {
+		_, m, err := cudacheck.LoadPlan(root, c)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c, err)
 		}
-		m, err := cudagen.Generate(p)
-		if err != nil {
+		if err := cudacheck.WritePTX(tk, out, m); err != nil {
 			return fmt.Errorf("%s: %w", c, err)
 		}
-		if err := cuda.WritePTX(tk, out, m); err != nil {
-			return fmt.Errorf("%s: %w", c, err)
-		}
-		fmt.Printf("%-28s %4d functions  %s\n", c, len(m.Funcs), cuda.PTXName(m))
+		fmt.Printf("%-28s %4d functions  %s\n", c, len(m.Funcs), cuda.PTXName(m.Hash))
 	}
 	return nil
 }

@@ -16,10 +16,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/alexnetc/alexnetc/compiler/cudagen"
-	"github.com/alexnetc/alexnetc/compiler/plan"
+	"github.com/alexnetc/alexnetc/experiments/cudacheck"
 	"github.com/alexnetc/alexnetc/runtime/cuda"
 	"github.com/alexnetc/alexnetc/runtime/engine"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 func main() {
@@ -28,7 +28,7 @@ func main() {
 	steps := flag.Int("steps", 10, "timed runs of each program (after 2 untimed)")
 	flag.Parse()
 	failed := false
-	for _, c := range cuda.BenchCases {
+	for _, c := range cudacheck.BenchCases {
 		if err := bench(c, *ptxDir, *root, *steps); err != nil {
 			fmt.Fprintf(os.Stderr, "cudabench: %s: %v\n", c, err)
 			failed = true
@@ -39,21 +39,22 @@ func main() {
 	}
 }
 
-func bench(c cuda.Case, ptxDir, root string, steps int) error {
-	p, err := cuda.LoadPlan(root, c)
+func bench(c cudacheck.Case, ptxDir, root string, steps int) error {
+	p, m, err := cudacheck.LoadPlan(root, c)
 	if err != nil {
 		return err
 	}
-	m, err := cudagen.Generate(p)
+	ptx, _, err := cudacheck.FindPTX(ptxDir, m)
 	if err != nil {
 		return err
 	}
-	ptx, _, err := cuda.FindPTX(ptxDir, m)
+	drv, err := cuda.NewCU()
 	if err != nil {
 		return err
 	}
-	b, err := cuda.New(p, m, ptx, cuda.Options{Seed: 1})
+	b, err := cuda.New(p, ptx, drv, cuda.Options{Seed: 1})
 	if err != nil {
+		drv.Close()
 		return err
 	}
 	defer b.Close()
@@ -65,7 +66,7 @@ func bench(c cuda.Case, ptxDir, root string, steps int) error {
 	if err := b.Load(e); err != nil {
 		return err
 	}
-	b.LR = 0.01
+	b.SetLR(0.01)
 	launches := func(prog plan.Program) int {
 		n := 0
 		for _, l := range p.Launches[prog] {
@@ -83,13 +84,16 @@ func bench(c cuda.Case, ptxDir, root string, steps int) error {
 			if err := b.Run(prog); err != nil {
 				return err
 			}
+			if err := b.Synchronize(); err != nil {
+				return err
+			}
 			if i >= 2 {
 				times = append(times, time.Since(start).Seconds())
 			}
 		}
 		slices.Sort(times)
 		med := times[len(times)/2]
-		line += fmt.Sprintf("  %s %.4f s/batch, %.1f img/s (%d launches and copies)", prog, med, float64(p.Graph.Batch)/med, launches(prog))
+		line += fmt.Sprintf("  %s %.4f s/batch, %.1f img/s (%d launches and copies)", prog, med, float64(p.Batch)/med, launches(prog))
 	}
 	fmt.Printf("alexnetc cuda %s: %s\n%s\n", c, b.Describe(), line)
 	return nil
