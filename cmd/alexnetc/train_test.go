@@ -263,7 +263,7 @@ func TestDeviceCUDAWithoutTheBuild(t *testing.T) {
 		}
 	}
 	var out, errOut bytes.Buffer
-	if code := run([]string{"train", "--device", "tpu"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "want cpu or cuda") {
+	if code := run([]string{"train", "--device", "tpu"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "want cpu, cuda, cuda-emulator") {
 		t.Errorf("--device tpu: exit %d, stderr %q", code, errOut.String())
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alexnetc/alexnetc/runtime/plan"
 	"github.com/alexnetc/alexnetc/runtime/cuda"
+	"github.com/alexnetc/alexnetc/runtime/plan"
 )
 
 // TestDefaultBuildNeverLinksCU: gorgonia.org/cu ends the process in its
