@@ -78,7 +78,9 @@ CUDA_ENV = CGO_ENABLED=1 CGO_CFLAGS="-I$(CUDA_ROOT)/usr/include" CGO_LDFLAGS="-L
 cuda:
 	scripts/cuda-toolkit.sh $(CUDA_ROOT)
 	$(CUDA_ENV) $(GO) build -tags cuda ./...
-	$(CUDA_ENV) $(GO) vet -tags cuda ./runtime/cuda/...
+	$(CUDA_ENV) $(GO) vet -tags cuda ./runtime/cuda/... ./cmd/alexnetc/
+	# A generated package with its PTX embedded builds with the cuda tag.
+	ALEXNETC_CUDA=$(CUDA_ROOT) $(GO) test -count=1 -run '^TestCompileCUDAPackage$$' ./cmd/alexnetc/
 
 # Every kernel that the example plans launch, compiled with nvcc to PTX and
 # with ptxas for sm_80 and sm_90, checked against the plans' block sizes and

@@ -55,17 +55,19 @@ func runCompile(args []string, stdout, stderr io.Writer) error {
 	if name == "" {
 		name = gen.PackageName(p.Network)
 	}
-	files, err := gen.Generate(p, gen.Options{Package: name, Spec: specName})
+	// The kernels first: generating them records the CUDA module in the
+	// plan, which plan.json and model_cuda.go then carry.
+	var kernels []gen.File
+	if *cuda || *ptx {
+		if kernels, err = cudaFiles(p, *ptx, *toolkit); err != nil {
+			return err
+		}
+	}
+	files, err := gen.Generate(p, gen.Options{Package: name, Spec: specName, CUDA: *ptx})
 	if err != nil {
 		return err
 	}
-	if *cuda || *ptx {
-		kernels, err := cudaFiles(p, *ptx, *toolkit)
-		if err != nil {
-			return err
-		}
-		files = append(files, kernels...)
-	}
+	files = append(files, kernels...)
 
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
@@ -108,7 +110,7 @@ func cudaFiles(p *plan.Plan, ptx bool, root string) ([]gen.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(files, gen.File{Name: "kernels.ptx", Content: code}), nil
+	return append(files, gen.File{Name: gen.PTXFile, Content: code}), nil
 }
 
 // writeAtomic replaces a file with new contents through a temporary file in

@@ -39,6 +39,10 @@ type Options struct {
 	// forward slashes, as it was given on the command line, so that the
 	// output does not depend on where the repository is checked out.
 	Spec string
+	// CUDA also writes model_cuda.go (build tag cuda): NewCUDA, on the
+	// PTX the package embeds from PTXFile. The plan must record its CUDA
+	// module (compiler/cudagen.Generate does).
+	CUDA bool
 }
 
 // File is one generated file.
@@ -70,7 +74,18 @@ func Generate(p *plan.Plan, opt Options) ([]File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gen: plan.json: %v", err)
 	}
-	return []File{{Name: "model.go", Content: src}, {Name: "plan.json", Content: js}}, nil
+	files := []File{{Name: "model.go", Content: src}, {Name: "plan.json", Content: js}}
+	if opt.CUDA {
+		if p.Module.Marker() == "" {
+			return nil, fmt.Errorf("gen: the plan records no CUDA module; generate its kernels first")
+		}
+		src, err := render(genCUDA(opt))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Name: "model_cuda.go", Content: src})
+	}
+	return files, nil
 }
 
 // render turns a jennifer file into formatted source. jennifer renders
