@@ -21,7 +21,12 @@ type inputError struct {
 	err  error
 }
 
-func (e inputError) Error() string { return e.file + ": " + e.err.Error() }
+func (e inputError) Error() string {
+	if e.file == "" {
+		return e.err.Error()
+	}
+	return e.file + ": " + e.err.Error()
+}
 func (e inputError) Unwrap() error { return e.err }
 
 // isPlanFile says whether a command's positional argument is a compiled

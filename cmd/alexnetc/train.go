@@ -94,17 +94,19 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 
 // loadSets reads the training and test sets a plan's [data] names.
 func loadSets(p *plan.Plan, workers int, log io.Writer) (*data.Set, *data.Set, error) {
+	// Data that cannot be read, or that does not fit the network, is the
+	// user's to fix: exit status 2.
 	d := p.Data
 	trainSet, err := data.Load(d, true, workers)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, inputError{err: err}
 	}
 	testSet, err := data.Load(d, false, workers)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, inputError{err: err}
 	}
 	if trainSet.Channels != p.Model.InputShape[0] {
-		return nil, nil, fmt.Errorf("the %s images have %d channel(s), the network's input %d", d.Dataset, trainSet.Channels, p.Model.InputShape[0])
+		return nil, nil, inputError{err: fmt.Errorf("the %s images have %d channel(s), the network's input %d", d.Dataset, trainSet.Channels, p.Model.InputShape[0])}
 	}
 	fmt.Fprintf(log, "data: %s, %d training and %d test images of %d×%d×%d, %d classes", d.Dataset, trainSet.Len(), testSet.Len(),
 		trainSet.Channels, trainSet.Size, trainSet.Size, len(trainSet.Classes))
@@ -156,7 +158,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	defer e.Close()
 	testSet, err := data.Load(p.Data, false, 0)
 	if err != nil {
-		return err
+		return inputError{err: err}
 	}
 	v := p.Eval.Views
 	if *views != 0 {
