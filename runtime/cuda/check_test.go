@@ -114,7 +114,9 @@ func checkCase(t *testing.T, p *plan.Plan, drv cuda.Driver, ptx []byte, steps in
 func emulatedPTX(p *plan.Plan) []byte { return []byte(".entry " + p.Module.Marker() + "()") }
 
 // TestEmulatorMatchesCPU runs the backend's host code, on the emulated
-// device, through the device check's comparison with the CPU engine: the
+// device, through the device check's comparison with the CPU engine. The
+// emulator runs each launch as docs/plan.md documents it, so this is also
+// the launch plan's reference semantics against the engine's steps. The
 // paper's two-GPU network (at batch 2, one training step: at so small a
 // batch, ReLUs and max pools within rounding of a tie amplify the steps'
 // float32 differences beyond the check's tolerance by the second), the
@@ -130,6 +132,7 @@ func TestEmulatorMatchesCPU(t *testing.T) {
 		{cudacheck.Case{Spec: "examples/fashion.toml", Variant: "tanh", Batch: 4}, 2},
 		{cudacheck.Case{Spec: "examples/cifar-4layer.toml", Batch: 4}, 2},
 		{cudacheck.Case{Spec: "testdata/alexnet-small.toml", Batch: 4}, 2},
+		{cudacheck.Case{Spec: "testdata/alexnet-small.toml", Variant: "mean-lrn", Batch: 3}, 2},
 	}
 	if testing.Short() {
 		cases = cases[1:]
