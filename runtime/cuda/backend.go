@@ -33,6 +33,7 @@ type Backend struct {
 	events  [2][]Event // per program, by event number
 	runs    [2]uint64  // runs so far, per program
 	params  []uint64   // reused for each launch's parameters
+	issued  bool       // a run was issued that no Synchronize has waited for
 	err     error      // the first failure; every call after it returns it
 }
 
@@ -143,11 +144,19 @@ func (b *Backend) Describe() string {
 func (b *Backend) SetLR(lr float32) { b.lr = lr }
 
 // Run issues a program's launches in the plan's order, on the streams the
-// plan names, with its events; it does not wait for them.
+// plan names, with its events; it does not wait for them. It first waits
+// for the run before, if any: a plan's events order the streams within one
+// run of a program, and programs run one at a time.
 func (b *Backend) Run(prog plan.Program) error {
 	if b.err != nil {
 		return b.err
 	}
+	if b.issued {
+		if err := b.Synchronize(); err != nil {
+			return err
+		}
+	}
+	b.issued = true
 	run := b.runs[prog]
 	b.runs[prog]++
 	err := plan.Issue(b.plan.Launches[prog], func(l *plan.Launch, it int) error {
@@ -202,6 +211,7 @@ func (b *Backend) Synchronize() error {
 			}
 		}
 	}
+	b.issued = false
 	return nil
 }
 

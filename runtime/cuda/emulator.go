@@ -29,6 +29,11 @@ import (
 type Emulator struct {
 	Devices int    // GPUs it pretends to have
 	GPUName string // what Name says; "" for "emulated GPU"
+	// Kernels, when set, runs the kernels instead of the emulator's own Go
+	// versions of them: compiler/cudagen's tests give it the module's CUDA
+	// C compiled for the host, so that the backend's launches run the very
+	// code a GPU would.
+	Kernels KernelRunner
 
 	mu      sync.Mutex
 	arenas  map[uint64]*cpu.Arena // by allocation number, the address's top bits
@@ -37,6 +42,7 @@ type Emulator struct {
 	streams []*emuStream
 	events  []*emuEvent
 	log     []access // accesses since all streams were last idle
+	hostVC  []int    // the clocks of the work the host has seen finish, by stream
 	errs    []error
 }
 
@@ -183,9 +189,27 @@ func (e *Emulator) enqueue(s Stream, op func(st *emuStream)) error {
 	if err != nil {
 		return err
 	}
+	// What the host has seen finish (Synchronize) is ordered before
+	// everything it issues after.
+	e.mu.Lock()
+	floor := slices.Clone(e.hostVC)
+	e.mu.Unlock()
 	st.pending.Add(1)
-	st.queue <- func() { op(st) }
+	st.queue <- func() {
+		st.join(floor)
+		op(st)
+	}
 	return nil
+}
+
+// join merges a clock into the stream's.
+func (st *emuStream) join(vc []int) {
+	for i, c := range vc {
+		for len(st.vc) <= i {
+			st.vc = append(st.vc, 0)
+		}
+		st.vc[i] = max(st.vc[i], c)
+	}
 }
 
 // tick advances a stream's clock for one op and returns the clock.
@@ -239,12 +263,7 @@ func (e *Emulator) Wait(s Stream, ev Event) error {
 		}
 		e.mu.Unlock()
 		st.tick()
-		for i, c := range vc {
-			for len(st.vc) <= i {
-				st.vc = append(st.vc, 0)
-			}
-			st.vc[i] = max(st.vc[i], c)
-		}
+		st.join(vc)
 	})
 }
 
@@ -258,6 +277,12 @@ func (e *Emulator) Synchronize(s Stream) error {
 	st.pending.Wait()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	for i, c := range st.vc {
+		for len(e.hostVC) <= i {
+			e.hostVC = append(e.hostVC, 0)
+		}
+		e.hostVC[i] = max(e.hostVC[i], c)
+	}
 	return errors.Join(e.errs...)
 }
 
@@ -373,7 +398,18 @@ func overlaps(a, b [][2]Ptr) bool {
 	return false
 }
 
-// Launch queues a kernel, run on the host as the plan documents it.
+// KernelRunner runs an emulated device's kernels.
+type KernelRunner interface {
+	// Run runs one launch of the module's function fn, with the
+	// parameters Driver.Launch was given. arg(i) returns the bytes of the
+	// buffer that the launch's argument i points into, and where in them
+	// the pointer points. Streams run at once, so Run may be called from
+	// several goroutines.
+	Run(fn string, l *plan.Launch, params []uint64, arg func(i int) (buf []byte, at int64, err error)) error
+}
+
+// Launch queues a kernel, run on the host as the plan documents it (or by
+// Kernels).
 func (e *Emulator) Launch(s Stream, fn string, l *plan.Launch, params []uint64) error {
 	if len(params) != len(l.Args)+len(l.Runtime) {
 		return fmt.Errorf("emulator: %s takes %d parameters, the launch passes %d", fn, len(l.Args)+len(l.Runtime), len(params))
@@ -388,10 +424,31 @@ func (e *Emulator) Launch(s Stream, fn string, l *plan.Launch, params []uint64) 
 				e.touch(st.id, vc, Ptr(p[i]), a.Pitch, a.RowBytes, a.Rows, false, what)
 			}
 		}
-		if err := e.kernel(l, p); err != nil {
+		err := error(nil)
+		if e.Kernels != nil {
+			err = e.Kernels.Run(fn, l, p, func(i int) ([]byte, int64, error) { return e.argBuffer(l, p, i) })
+		} else {
+			err = e.kernel(l, p)
+		}
+		if err != nil {
 			e.fail(fmt.Errorf("emulator: %s: %w", what, err))
 		}
 	})
+}
+
+// argBuffer is the buffer that argument i of a launch points into, and
+// the pointer's place in it.
+func (e *Emulator) argBuffer(l *plan.Launch, params []uint64, i int) ([]byte, int64, error) {
+	if i < 0 || i >= len(l.Args) {
+		return nil, 0, fmt.Errorf("no argument %d", i)
+	}
+	a := l.Args[i]
+	at := int64(params[i]&(1<<allocShift-1)) - a.Offset
+	b, err := e.bytes(Ptr(params[i])-Ptr(at), a.Bytes)
+	if err == nil && (at < 0 || at > a.Bytes) {
+		err = fmt.Errorf("argument %s points %d bytes into its buffer of %d", a.Name, at, a.Bytes)
+	}
+	return b, at, err
 }
 
 // Close stops the streams.
