@@ -77,23 +77,9 @@ func LoadPlan(root string, c Case) (*plan.Plan, *cudagen.Module, error) {
 	return p, m, err
 }
 
-// Kernels generates a plan's CUDA module and records it in the plan: the
-// module's hash, and each kernel launch's function.
-func Kernels(p *plan.Plan) (*cudagen.Module, error) {
-	m, err := cudagen.Generate(p)
-	if err != nil {
-		return nil, err
-	}
-	p.Module = plan.Module{Hash: m.Hash, Functions: len(m.Funcs)}
-	for _, prog := range plan.Programs {
-		for i := range p.Launches[prog] {
-			if fn := m.Func(&p.Launches[prog][i]); fn != nil {
-				p.Launches[prog][i].Func = fn.Name
-			}
-		}
-	}
-	return m, nil
-}
+// Kernels generates a plan's CUDA module; cudagen.Generate records it in
+// the plan (the module's hash, each kernel launch's function).
+func Kernels(p *plan.Plan) (*cudagen.Module, error) { return cudagen.Generate(p) }
 
 // FindPTX reads a module's PTX from dir. When dir lacks it and a CUDA
 // toolkit is on PATH, it compiles the module's source instead and reports
